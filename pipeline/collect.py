@@ -1,0 +1,317 @@
+"""Collection: read input files into Arrow batches of raw records, never losing one.
+
+Every record leaves here as one row of `RAW_SCHEMA`: where it came from (`run_key`, `file_idx`,
+`file`, `line`), its verbatim bytes (`raw`), the JSON document to validate (`doc`: NULL for JSON
+Lines, where `raw` *is* the document; CSV and Parquet rows are rendered to JSON here so that one
+validation path serves every format) and a reason already decided by the reader (`pre_reason`:
+`malformed` for a CSV row with the wrong number of cells).
+
+Files are read in blocks of whole lines (`BLOCK_BYTES`), so memory stays bounded whatever the
+file size; lines are split with numpy, not a Python loop.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from .errors import UsageError
+from .fields import CSV_DATA_FIELDS, ENVELOPE
+
+RAW_SCHEMA = pa.schema(
+    [
+        ("run_key", pa.int64()),
+        ("file_idx", pa.int32()),
+        ("file", pa.string()),
+        ("line", pa.int64()),
+        ("raw", pa.binary()),
+        ("doc", pa.string()),
+        ("pre_reason", pa.string()),
+    ]
+)
+BLOCK_BYTES = 64 << 20
+PARQUET_BATCH_ROWS = 200_000
+CHUNK_ROWS = 32_768
+FORMATS = (".jsonl", ".csv", ".parquet")
+
+
+def check_inputs(paths: list[str]) -> None:
+    """Fail before anything is written when an input cannot be read at all."""
+    for p in paths:
+        path = Path(p)
+        if not path.is_file():
+            raise UsageError(f"input file {p} does not exist or is not a file")
+        if path.suffix.lower() not in FORMATS:
+            raise UsageError(
+                f"input file {p}: unknown format `{path.suffix}`; expected one of "
+                + ", ".join(FORMATS)
+            )
+
+
+def read_files(paths: list[str], run_key: int) -> Iterator[pa.Table]:
+    """Raw-record batches of every file, in file order then line order."""
+    for idx, p in enumerate(paths):
+        suffix = Path(p).suffix.lower()
+        if suffix == ".jsonl":
+            yield from _read_jsonl(p, idx, run_key)
+        elif suffix == ".csv":
+            yield from _read_csv(p, idx, run_key)
+        else:
+            yield from _read_parquet(p, idx, run_key)
+
+
+def iter_line_blocks(path: str) -> Iterator[tuple[int, bytes]]:
+    """Blocks of whole lines with the 1-based number of each block's first line."""
+    first_line = 1
+    rest = b""
+    with open(path, "rb") as f:
+        while True:
+            chunk = f.read(BLOCK_BYTES)
+            if not chunk:
+                break
+            data = rest + chunk
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:
+                rest = data
+                continue
+            block, rest = data[:cut], data[cut:]
+            yield first_line, block
+            first_line += block.count(b"\n")
+    if rest:
+        yield first_line, rest + b"\n"
+
+
+def split_lines(block: bytes) -> pa.Array:
+    """The block's lines without their newline, zero-copy into Arrow (the block ends in one)."""
+    buf = np.frombuffer(block, dtype=np.uint8)
+    ends = np.flatnonzero(buf == 0x0A)
+    offsets = np.concatenate(([0], ends + 1)).astype(np.int64)
+    lines = pa.LargeBinaryArray.from_buffers(
+        pa.large_binary(), len(ends), [None, pa.py_buffer(offsets), pa.py_buffer(block)]
+    )
+    return pc.binary_slice(lines, 0, -1)
+
+
+def _read_jsonl(path: str, idx: int, run_key: int) -> Iterator[pa.Table]:
+    for first_line, block in iter_line_blocks(path):
+        lines = split_lines(block)
+        numbers = np.arange(first_line, first_line + len(lines), dtype=np.int64)
+        # Blank lines stay in the batch; validation drops them (they are not records).
+        yield _chunked(_raw_table(run_key, idx, path, numbers, lines, None, None))
+
+
+def _chunked(table: pa.Table) -> pa.Table:
+    """Several record batches, so DuckDB scans a batch with every core."""
+    return pa.Table.from_batches(table.to_batches(max_chunksize=CHUNK_ROWS), table.schema)
+
+
+def _conform(table: pa.Table | pa.RecordBatchReader) -> pa.Table:
+    if isinstance(table, pa.RecordBatchReader):
+        table = table.read_all()
+    return table.select(RAW_SCHEMA.names).cast(RAW_SCHEMA)
+
+
+def _raw_table(
+    run_key: int,
+    idx: int,
+    path: str,
+    numbers: np.ndarray,
+    raw: pa.Array,
+    doc: pa.Array | None,
+    pre: pa.Array | None,
+) -> pa.Table:
+    n = len(numbers)
+    table = pa.table(
+        {
+            "run_key": pa.array(np.full(n, run_key, dtype=np.int64)),
+            "file_idx": pa.array(np.full(n, idx, dtype=np.int32)),
+            "file": pa.array([path] * n, pa.string()) if n < 2 else pa.repeat(path, n),
+            "line": pa.array(numbers),
+            "raw": raw,
+            "doc": doc if doc is not None else pa.nulls(n, pa.string()),
+            "pre_reason": pre if pre is not None else pa.nulls(n, pa.string()),
+        }
+    )
+    return _conform(table)
+
+
+def _read_csv(path: str, idx: int, run_key: int) -> Iterator[pa.Table]:
+    """CSV: one record per physical line after the header; cells typed by the record's type."""
+    header: list[str] | None = None
+    for first_line, block in iter_line_blocks(path):
+        lines = block.split(b"\n")[:-1]
+        numbers = np.arange(first_line, first_line + len(lines), dtype=np.int64)
+        if header is None:
+            if not lines:
+                continue
+            header = _csv_cells(lines[0]) or []
+            lines, numbers = lines[1:], numbers[1:]
+        yield from _csv_block(path, idx, run_key, header, lines, numbers)
+
+
+def _csv_cells(line: bytes) -> list[str] | None:
+    """One line's cells, or None when the line is not valid UTF-8 or not valid CSV."""
+    try:
+        text = line.decode("utf-8").rstrip("\r")
+        return next(csv.reader(io.StringIO(text), strict=True), [])
+    except (UnicodeDecodeError, csv.Error):
+        return None
+
+
+def _csv_block(
+    path: str, idx: int, run_key: int, header: list[str], lines: list[bytes], numbers: np.ndarray
+) -> Iterator[pa.Table]:
+    width = len(header)
+    keep_raw, keep_num, cells_ok, pre = [], [], [], []
+    for line, num in zip(lines, numbers, strict=True):
+        cells = _csv_cells(line)
+        if cells is not None and all(c.strip() == "" for c in cells):
+            continue  # an entirely empty row is not a record
+        keep_raw.append(line.rstrip(b"\r"))
+        keep_num.append(num)
+        good = cells is not None and len(cells) == width
+        cells_ok.append(cells if good else [None] * width)
+        pre.append(None if good else "malformed")
+    if not keep_raw:
+        return
+    columns = list(zip(*cells_ok, strict=True)) if cells_ok else [()] * width
+    table = pa.table({f"c{i}": pa.array(col, pa.string()) for i, col in enumerate(columns)})
+    docs = _render_csv_docs(table, header)
+    docs = pa.array(
+        [None if p else d for d, p in zip(docs.to_pylist(), pre, strict=True)], pa.string()
+    )
+    yield _raw_table(
+        run_key,
+        idx,
+        path,
+        np.asarray(keep_num, dtype=np.int64),
+        pa.array(keep_raw, pa.binary()),
+        docs,
+        pa.array(pre, pa.string()),
+    )
+
+
+def _render_csv_docs(table: pa.Table, header: list[str]) -> pa.Array:
+    """Render each CSV row as a JSON document with the contract's cell typing, in SQL."""
+    con = duckdb.connect()
+    con.register("t", table)
+    col_of = {name: f"c{i}" for i, name in enumerate(header)}
+    expr = _json_object_sql(col_of, _csv_value_sql)
+    docs = con.sql(f"SELECT {expr} AS doc FROM t").to_arrow_table().column("doc")
+    con.close()
+    return docs.combine_chunks() if docs.num_chunks else pa.array([], pa.string())
+
+
+def _csv_value_sql(field: str, col: str, type_col: str | None) -> str:
+    """A cell as JSON: empty = missing (NULL); a data field's cell read by its type, when the
+    record's type has that field and the cell reads as it; otherwise the cell as a string."""
+    cell = f"NULLIF({col}, '')"
+    as_string = f"to_json({cell})"
+    kind = CSV_DATA_FIELDS.get(field)
+    if kind is None or type_col is None:
+        return as_string
+    types, ftype = kind
+    pattern = {
+        "integer": "^-?[0-9]+$",
+        "number": "^-?[0-9]+(\\.[0-9]+)?$",
+        "bool": "^(true|false)$",
+    }.get(ftype)
+    if pattern is None:
+        return as_string
+    type_list = ", ".join(f"'{t}'" for t in types)
+    return (
+        f"CASE WHEN {type_col} IN ({type_list}) AND regexp_full_match({cell}, '{pattern}') "
+        f"THEN json({cell}) ELSE {as_string} END"
+    )
+
+
+def _json_object_sql(col_of: dict[str, str], value_sql) -> str:  # type: ignore[no-untyped-def]
+    """Nested json_object(...) over flat `data.x.y` columns; absent columns are left out."""
+    type_col = col_of.get("type")
+    tree: dict = {}
+    for name, col in col_of.items():
+        node = tree
+        parts = name.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                break
+        else:
+            node[parts[-1]] = (name, col)
+
+    def build(node: dict) -> str:
+        items = []
+        for key, sub in node.items():
+            val = build(sub) if isinstance(sub, dict) else value_sql(sub[0], sub[1], type_col)
+            items.append(f"{_sql_str(key)}, {val}")
+        return f"json_object({', '.join(items)})" if items else "json_object()"
+
+    return build(tree)
+
+
+def _sql_str(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def _read_parquet(path: str, idx: int, run_key: int) -> Iterator[pa.Table]:
+    """Parquet: each row rendered to JSON with its columns' Arrow types; row number = line."""
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is one clear error
+        raise UsageError(f"input file {path}: not a readable Parquet file ({exc})") from exc
+    first = 1
+    for batch in pf.iter_batches(batch_size=PARQUET_BATCH_ROWS):
+        table = pa.Table.from_batches([batch])
+        docs = _render_parquet_docs(table)
+        numbers = np.arange(first, first + len(table), dtype=np.int64)
+        first += len(table)
+        raw = docs.cast(pa.binary())
+        yield _raw_table(run_key, idx, path, numbers, raw, docs, None)
+
+
+def _render_parquet_docs(table: pa.Table) -> pa.Array:
+    con = duckdb.connect()
+    renamed = table.rename_columns([f"c{i}" for i in range(table.num_columns)])
+    con.register("t", renamed)
+    col_of = {name: f"c{i}" for i, name in enumerate(table.column_names)}
+    kinds = {f"c{i}": _arrow_kind(f.type) for i, f in enumerate(table.schema)}
+
+    def value(field: str, col: str, type_col: str | None) -> str:
+        if kinds[col] == "plain":
+            return f"to_json({col})"
+        # Any other Arrow type is of no field's type: render it so every check fails.
+        return f"CASE WHEN {col} IS NULL THEN NULL ELSE json_object('unsupported', '{kinds[col]}') END"
+
+    expr = _json_object_sql(col_of, value)
+    docs = con.sql(f"SELECT {expr} AS doc FROM t").to_arrow_table().column("doc")
+    con.close()
+    return docs.combine_chunks() if docs.num_chunks else pa.array([], pa.string())
+
+
+def _arrow_kind(t: pa.DataType) -> str:
+    """`plain` for the Arrow types the contract gives fields (string, ints, floats, bool, list of
+    strings: DuckDB renders each as its JSON type); the type's name otherwise."""
+    if (
+        pa.types.is_string(t)
+        or pa.types.is_large_string(t)
+        or pa.types.is_integer(t)
+        or pa.types.is_floating(t)
+        or pa.types.is_boolean(t)
+    ):
+        return "plain"
+    if (pa.types.is_list(t) or pa.types.is_large_list(t)) and (
+        pa.types.is_string(t.value_type) or pa.types.is_large_string(t.value_type)
+    ):
+        return "plain"
+    return str(t)
+
+
+__all__ = ["RAW_SCHEMA", "ENVELOPE", "check_inputs", "read_files"]

@@ -1,0 +1,23 @@
+"""Settings: each with its environment variable, default and unit, in one place."""
+
+from __future__ import annotations
+
+import os
+
+DEFAULT_RULES = "rating_rules"
+"""--rules default: the rule directory, relative to the working directory."""
+
+
+def default_warehouse() -> str:
+    """--warehouse default: $PIPELINE_WAREHOUSE, else ./warehouse."""
+    return os.environ.get("PIPELINE_WAREHOUSE", "warehouse")
+
+
+def default_broker() -> str:
+    """--broker default: $PIPELINE_BROKER, else kafka://127.0.0.1:9092."""
+    return os.environ.get("PIPELINE_BROKER", "kafka://127.0.0.1:9092")
+
+
+def lock_timeout_s() -> float:
+    """Seconds a command waits for another one holding the warehouse ($PIPELINE_LOCK_TIMEOUT)."""
+    return float(os.environ.get("PIPELINE_LOCK_TIMEOUT", "30"))

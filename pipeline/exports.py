@@ -1,0 +1,136 @@
+"""The contract's exports (section 6): plain dicts and lists, ready for `json.dumps`.
+
+Read-only over the warehouse's views and stored invoices. Every list is ordered explicitly
+(strings by code point: DuckDB's default binary collation), so an export prints the same bytes
+while nothing it depends on has changed.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import duckdb
+
+from .errors import UsageError
+from .ruleset import RuleSet
+
+CENT = Decimal("0.01")
+
+
+def money(value: Decimal | int | None) -> str:
+    """A money amount as the contract prints it: 2 decimals, half up."""
+    return str(Decimal(value or 0).quantize(CENT, rounding=ROUND_HALF_UP))
+
+
+def quantity_text(value: Decimal) -> str:
+    """A decimal string without exponent or trailing zeros."""
+    return format(value.normalize(), "f")
+
+
+def reconcile(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    rows = con.execute(
+        "SELECT outcome, reason, count(*) FROM record_outcomes GROUP BY ALL ORDER BY ALL"
+    ).fetchall()
+    out: dict[str, Any] = {"input": 0, "rejected": {}, "duplicate": 0, "rated": 0,
+                           "invalid": {}, "unbilled": {}, "quality": 0}
+    for outcome, reason, n in rows:
+        out["input"] += n
+        if isinstance(out[outcome], dict):
+            out[outcome][reason] = out[outcome].get(reason, 0) + n
+        else:
+            out[outcome] += n
+    return out
+
+
+def flags(con: duckdb.DuckDBPyConnection, period: str | None) -> list[dict[str, str]]:
+    sql = "SELECT source, id, type, subject, reason, status FROM fraud_flags"
+    params: list[str] = []
+    if period is not None:
+        sql += " WHERE period = ?"
+        params.append(period)
+    rows = con.execute(sql + " ORDER BY source, id", params).fetchall()
+    keys = ("source", "id", "type", "subject", "reason", "status")
+    return [dict(zip(keys, r, strict=True)) for r in rows]
+
+
+STATEMENT_SQL = """
+SELECT campaign,
+  count(*) FILTER (type = 'ad.impression') AS impressions,
+  count(*) FILTER (type = 'ad.impression' AND outcome = 'invalid') AS invalid_impressions,
+  count(*) FILTER (type = 'ad.click') AS clicks,
+  count(*) FILTER (type = 'ad.click' AND outcome = 'rated') AS billable_clicks,
+  coalesce(sum(amount) FILTER (outcome = 'rated' AND model = 'per_unit'), 0) AS amount
+FROM usage_outcomes
+WHERE subject = $account AND period = $period AND type IN ('ad.click', 'ad.impression')
+GROUP BY campaign ORDER BY campaign
+"""
+
+INVALID_CLICKS_SQL = """
+SELECT campaign, reason, count(*) FROM usage_outcomes
+WHERE subject = $account AND period = $period AND type = 'ad.click' AND outcome = 'invalid'
+GROUP BY ALL ORDER BY ALL
+"""
+
+
+def statement(
+    con: duckdb.DuckDBPyConnection, rules: RuleSet, account: str, period: str
+) -> dict[str, Any]:
+    acc = rules.accounts.get(account)
+    if acc is None:
+        known = ", ".join(sorted(rules.accounts)) or "none"
+        raise UsageError(f"unknown account `{account}`; accounts in the rule set: {known}")
+    params = {"account": account, "period": period}
+    invalid: dict[str, dict[str, int]] = {}
+    for campaign, reason, n in con.execute(INVALID_CLICKS_SQL, params).fetchall():
+        invalid.setdefault(campaign, {})[reason] = n
+    campaigns = [
+        {
+            "campaign": c,
+            "impressions": imp,
+            "invalid_impressions": inv_imp,
+            "clicks": clicks,
+            "invalid_clicks": invalid.get(c, {}),
+            "billable_clicks": billable,
+            "amount": money(amount),
+        }
+        for c, imp, inv_imp, clicks, billable, amount in con.execute(
+            STATEMENT_SQL, params
+        ).fetchall()
+    ]
+    currency = rules.plans[acc.plan].currency
+    return {"account": account, "period": period, "currency": currency, "campaigns": campaigns}
+
+
+def invoices(con: duckdb.DuckDBPyConnection, period: str) -> list[dict[str, Any]]:
+    heads = con.execute(
+        "SELECT invoice_number, account, currency, subtotal, tax, total FROM invoices"
+        " WHERE period = ? ORDER BY account",
+        [period],
+    ).fetchall()
+    lines: dict[str, list[dict[str, str]]] = {}
+    for account, kind, type_, qty, avail, amount in con.execute(
+        "SELECT account, kind, type, quantity, availability, amount FROM invoice_lines"
+        " WHERE period = ? ORDER BY account, line_no",
+        [period],
+    ).fetchall():
+        line: dict[str, str] = {"kind": kind}
+        if kind == "usage":
+            line |= {"type": type_, "quantity": quantity_text(qty)}
+        if kind == "credit":
+            line["availability"] = str(avail)
+        line["amount"] = money(amount)
+        lines.setdefault(account, []).append(line)
+    return [
+        {
+            "invoice_number": number,
+            "account": account,
+            "period": period,
+            "currency": currency,
+            "lines": lines.get(account, []),
+            "subtotal": money(subtotal),
+            "tax": money(tax),
+            "total": money(total),
+        }
+        for number, account, currency, subtotal, tax, total in heads
+    ]

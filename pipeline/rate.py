@@ -1,0 +1,172 @@
+"""Rating (contract 3): price every usage record with the plan version in force at its time.
+
+Pure: the compiled rules become small lookup tables (`plan_*`, `accounts`), and one SQL
+statement prices every usage record. Money never touches binary floating point: quantities are
+integers of 10^-9 units, and each price point is an exact fraction Kn/Kd of money per unit
+(price x off-peak factor / per, computed with `fractions.Fraction`), so a record's amount in
+10^-6 is `floor((2 * q * Kn + 1000 * Kd) / (2000 * Kd))`: exact, rounded half up.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time
+from decimal import Decimal
+from fractions import Fraction
+
+import duckdb
+
+from .ruleset import Charge, RuleSet
+
+NANO = 10**9  # quantity unit: 10^-9
+
+RULE_TABLES_SQL = """
+CREATE OR REPLACE TABLE accounts (
+  account VARCHAR, plan VARCHAR, tax_rate DECIMAL(38,12), sla VARCHAR,
+  valid_from TIMESTAMP, valid_to TIMESTAMP);
+CREATE OR REPLACE TABLE plan_versions (
+  plan VARCHAR, version INTEGER, effective_from TIMESTAMP, effective_to TIMESTAMP,
+  currency VARCHAR, timezone VARCHAR, monthly_fee DECIMAL(38,12), minimum_spend DECIMAL(38,12));
+CREATE OR REPLACE TABLE plan_charges (
+  plan VARCHAR, version INTEGER, type VARCHAR, model VARCHAR, per DECIMAL(38,12),
+  price DECIMAL(38,12), off_peak_factor DECIMAL(38,12), has_destinations BOOLEAN,
+  inc_n HUGEINT, min_n HUGEINT, peak_days INTEGER[], peak_from TIME, peak_to TIME,
+  kn_peak HUGEINT, kd_peak HUGEINT, kn_off HUGEINT, kd_off HUGEINT);
+CREATE OR REPLACE TABLE plan_destinations (
+  plan VARCHAR, version INTEGER, type VARCHAR, prefix VARCHAR, price DECIMAL(38,12),
+  kn_peak HUGEINT, kd_peak HUGEINT, kn_off HUGEINT, kd_off HUGEINT);
+CREATE OR REPLACE TABLE plan_tiers (
+  plan VARCHAR, version INTEGER, type VARCHAR, tier INTEGER, up_to DECIMAL(38,9),
+  price DECIMAL(38,12));
+"""
+
+
+def _k(price: Decimal, factor: Decimal, per: Decimal) -> tuple[str, str]:
+    k = Fraction(price) * Fraction(factor) / Fraction(per)
+    return str(k.numerator), str(k.denominator)
+
+
+def _points(price: Decimal, charge: Charge) -> list[str]:
+    """Kn/Kd at peak and off peak (the factor applies only when a peak window is set)."""
+    off = charge.off_peak_factor if charge.peak is not None else Decimal(1)
+    return [*_k(price, Decimal(1), charge.per), *_k(price, off or Decimal(1), charge.per)]
+
+
+def _nano(value: Decimal | None) -> str | None:
+    return None if value is None else str(int(value * NANO))
+
+
+def _time(t: time | None) -> str | None:
+    return None if t is None else t.isoformat()
+
+
+def _charge_row(plan: str, version: int, c: Charge) -> list[object]:
+    points = _points(c.price, c) if c.price is not None else [None] * 4
+    peak = c.peak
+    return [
+        plan, version, c.type, c.model, str(c.per), _dec(c.price), _dec(c.off_peak_factor),
+        bool(c.destinations), _nano(c.increment), _nano(c.minimum),
+        list(peak.days) if peak else None, _time(peak.start if peak else None),
+        _time(peak.end if peak else None), *points,
+    ]
+
+
+def _dec(v: Decimal | None) -> str | None:
+    return None if v is None else str(v)
+
+
+def write_rule_tables(con: duckdb.DuckDBPyConnection, rules: RuleSet) -> None:
+    """The rule set as lookup tables (also there for analysts to query)."""
+    con.execute(RULE_TABLES_SQL)
+    accounts = [
+        [a.id, a.plan, str(a.tax_rate), a.sla, _naive(a.valid_from), _naive(a.valid_to)]
+        for a in rules.accounts.values()
+    ]
+    versions, charges, dests, tiers = [], [], [], []
+    for plan in rules.plans.values():
+        for i, v in enumerate(plan.versions):
+            nxt = plan.versions[i + 1].effective_from if i + 1 < len(plan.versions) else None
+            versions.append([plan.name, i, _naive(v.effective_from), _naive(nxt), plan.currency,
+                             plan.timezone, _dec(v.monthly_fee), _dec(v.minimum_spend)])
+            for c in v.charges.values():
+                charges.append(_charge_row(plan.name, i, c))
+                dests += [[plan.name, i, c.type, d.prefix, str(d.price), *_points(d.price, c)]
+                          for d in c.destinations]
+                tiers += [[plan.name, i, c.type, n, _dec(t.up_to), str(t.price)]
+                          for n, t in enumerate(c.tiers)]
+    for table, rows in (("accounts", accounts), ("plan_versions", versions),
+                        ("plan_charges", charges), ("plan_destinations", dests),
+                        ("plan_tiers", tiers)):
+        if rows:
+            marks = ", ".join("?" * len(rows[0]))
+            con.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+
+
+def _naive(dt: datetime | None) -> datetime | None:
+    """Aware datetime -> naive UTC, the warehouse's TIMESTAMP convention."""
+    return None if dt is None else dt.astimezone(UTC).replace(tzinfo=None)
+
+
+RATE_SQL = """
+INSERT INTO rating
+WITH base AS (
+  SELECT u.uid, u.type, u.time, u.destination, u.quantity, a.account, a.plan,
+         a.valid_from, a.valid_to, v.version, v.effective_from, v.currency, v.timezone,
+         c.model, c.per, c.price AS charge_price, c.has_destinations, c.inc_n, c.min_n,
+         c.peak_days, c.peak_from, c.peak_to,
+         c.kn_peak, c.kd_peak, c.kn_off, c.kd_off
+  FROM usage u
+  LEFT JOIN accounts a ON a.account = u.subject
+  LEFT JOIN plan_versions v ON v.plan = a.plan AND u.time >= v.effective_from
+        AND (v.effective_to IS NULL OR u.time < v.effective_to)
+  LEFT JOIN plan_charges c ON c.plan = a.plan AND c.version = v.version AND c.type = u.type
+), dest AS (
+  SELECT b.uid, arg_max(d, length(d.prefix)) AS d
+  FROM base b JOIN plan_destinations d
+    ON d.plan = b.plan AND d.version = b.version AND d.type = b.type
+   AND starts_with(b.destination, d.prefix)
+  WHERE b.has_destinations
+  GROUP BY b.uid
+), priced AS (
+  SELECT b.*, dest.d.prefix AS prefix,
+    CASE WHEN b.has_destinations THEN dest.d.price ELSE b.charge_price END AS price,
+    CASE WHEN b.has_destinations THEN dest.d.kn_peak ELSE b.kn_peak END AS knp,
+    CASE WHEN b.has_destinations THEN dest.d.kd_peak ELSE b.kd_peak END AS kdp,
+    CASE WHEN b.has_destinations THEN dest.d.kn_off ELSE b.kn_off END AS kno,
+    CASE WHEN b.has_destinations THEN dest.d.kd_off ELSE b.kd_off END AS kdo,
+    (b.quantity * 1000000000)::HUGEINT AS qn,
+    -- `to` 24:00 is stored as 00:00 (end of day); windows never wrap midnight (rules.py).
+    CASE WHEN b.peak_days IS NULL THEN false ELSE NOT (
+      list_contains(b.peak_days, isodow(timezone(b.timezone, timezone('UTC', b.time))))
+      AND timezone(b.timezone, timezone('UTC', b.time))::TIME >= b.peak_from
+      AND (b.peak_to = TIME '00:00'
+           OR timezone(b.timezone, timezone('UTC', b.time))::TIME < b.peak_to))
+    END AS off_peak
+  FROM base b LEFT JOIN dest USING (uid)
+), judged AS (
+  SELECT *,
+    CASE WHEN account IS NULL THEN 'unknown_account'
+         WHEN time < coalesce(valid_from, time) OR time >= coalesce(valid_to, time + INTERVAL 1 DAY)
+           THEN 'no_contract'
+         WHEN version IS NULL OR model IS NULL THEN 'no_tariff'
+         WHEN has_destinations AND prefix IS NULL THEN 'no_destination'
+    END AS unbilled_reason,
+    greatest(CASE WHEN inc_n IS NULL THEN qn ELSE ((qn + inc_n - 1) // inc_n) * inc_n END,
+             coalesce(min_n, 0)) AS qr
+  FROM priced
+)
+SELECT uid, account, plan, version, effective_from, currency, model, unbilled_reason,
+  CASE WHEN model IS NOT NULL THEN qr::DECIMAL(38,0) * 0.000000001::DECIMAL(10,9) END,
+  CASE WHEN model = 'per_unit' THEN price END,
+  CASE WHEN model = 'per_unit' THEN off_peak END,
+  CASE WHEN unbilled_reason IS NULL AND model = 'per_unit' THEN
+    (CASE WHEN off_peak THEN (2 * qr * kno + 1000 * kdo) // (2000 * kdo)
+          ELSE (2 * qr * knp + 1000 * kdp) // (2000 * kdp) END)::DECIMAL(38,0)
+    * 0.000001::DECIMAL(7,6) END
+FROM judged
+"""
+
+
+def rate(con: duckdb.DuckDBPyConnection) -> None:
+    """Rebuild `rating` from `usage` and the rule tables."""
+    con.execute("DELETE FROM rating")
+    con.execute(RATE_SQL)

@@ -1,0 +1,31 @@
+"""Fraud analysts' reviews: dismiss or confirm flags, with who, when and why recorded."""
+
+from __future__ import annotations
+
+import getpass
+
+from .errors import UsageError
+from .warehouse import Warehouse, first_row
+
+
+def review_flags(warehouse: str, status: str, ids: tuple[str, ...], note: str | None) -> int:
+    """Record a review for each (source, id) pair; every pair must be a listed flag."""
+    if len(ids) % 2:
+        raise UsageError("give flags as pairs: EVENT_SOURCE EVENT_ID [EVENT_SOURCE EVENT_ID ...]")
+    pairs = list(zip(ids[::2], ids[1::2], strict=True))
+    with Warehouse.open(warehouse, write=True) as wh, wh.transaction() as con:
+        for source, id_ in pairs:
+            row = first_row(
+                con, "SELECT reason FROM fraud_flags WHERE source = ? AND id = ?", [source, id_]
+            )
+            if row is None:
+                raise UsageError(
+                    f"no fraud flag on record source={source!r} id={id_!r}",
+                    "list flags with `pipeline export flags`",
+                )
+            con.execute(
+                "INSERT INTO flag_reviews SELECT ?, ?, ?, ?, ?, ?, now(),"
+                " coalesce(max(seq), 0) + 1 FROM flag_reviews",
+                [source, id_, status, row[0], note, getpass.getuser()],
+            )
+    return len(pairs)

@@ -1,0 +1,216 @@
+"""Formatting: raw records -> canonical accepted events, or a rejection reason (contract 2.1).
+
+One SQL statement over a raw-record batch. Each document is parsed twice with `json_transform`:
+once into JSON fragments (whose first character tells the JSON type: `"` string, digit or `-`
+number, `t`/`f` bool, `[` array; a fraction or exponent tells a number from an integer) and once
+into unescaped values. JSON `null` and an absent key both come back as SQL NULL, which is what
+the contract asks for (null in an optional field = absent; in a required one = bad). The five
+reasons are then one CASE in the contract's order.
+
+DuckDB's JSON reader tolerates NaN, Infinity and trailing commas, which JSON does not: the rare
+lines that contain those tokens are re-checked by Python's strict parser.
+"""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+
+from .fields import ENVELOPE, EVENT_FIELDS, SESSION_FIELDS, USAGE_TYPES, Field
+
+TIME_RE = (
+    r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:"
+    r"[0-5][0-9](\.[0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
+)
+_SUSPECT_RE = r"NaN|Infinity|,\s*[}\]]"
+NONNEG = {"duration_s", "bytes"}  # "number >= 0", "integer >= 0"
+_BLANK_RE = r"^[ \t\r\n\f\v]*$"
+
+
+def _data_names() -> list[str]:
+    names: list[str] = []
+    for fields in EVENT_FIELDS.values():
+        names += [f.name for f in fields if f.name not in names]
+    return names
+
+
+DATA_NAMES = _data_names()
+
+
+def _spec(leaf: str) -> str:
+    """A json_transform structure with every envelope key and data field as `leaf`."""
+    data = {n: leaf for n in DATA_NAMES}
+    data["session"] = {s.name: leaf for s in SESSION_FIELDS}  # type: ignore[assignment]
+    spec = {k: leaf for k in ENVELOPE} | {"data": data}
+    return json.dumps(spec).replace("'", "''")
+
+
+def _frag(path: str) -> str:
+    """The JSON fragment of a dotted path (`type`, `data.bytes`, `data.session.seq`)."""
+    return "j." + path
+
+
+def _val(path: str) -> str:
+    return "s." + path
+
+
+def _is_str(path: str) -> str:
+    return f"starts_with({_frag(path)}, '\"')"
+
+
+def _kind_ok(path: str, kind: str) -> str:
+    """The check for one present field of the given kind (NULL-safe: NULL reads as failure)."""
+    f, v = _frag(path), _val(path)
+    if kind == "session":
+        parts = [_kind_ok(f"data.session.{s.name}", s.kind) for s in SESSION_FIELDS]
+        sql = " AND ".join([*parts, f"try_cast({_val('data.session.seq')} AS BIGINT) >= 1"])
+    else:
+        sql = {
+            "str": _is_str(path),
+            "e164": f"{_is_str(path)} AND regexp_full_match({v}, '\\+[0-9]+')",
+            "number": f"regexp_matches({f}, '^-?[0-9]') AND try_cast({v} AS DECIMAL(38,9)) IS NOT NULL",
+            "integer": f"regexp_full_match({f}, '-?[0-9]+') AND try_cast({v} AS BIGINT) IS NOT NULL",
+            "bool": f"{f} IN ('true', 'false')",
+            "state": f"{_is_str(path)} AND {v} IN ('open', 'resolved')",
+            "accounts": f"starts_with({f}, '[') AND list_bool_and(list_transform("
+            f"json_type({f}, '$[*]'), lambda x: x = 'VARCHAR')) IS NOT FALSE",
+        }[kind]
+    if path.rsplit(".", 1)[-1] in NONNEG:
+        sql += f" AND try_cast({v} AS DECIMAL(38,9)) >= 0"
+    return f"coalesce(({sql}), false)"
+
+
+def _present(path: str, kind: str) -> str:
+    # A session is a struct in the transform: present when the struct is.
+    return f"j.{path} IS NOT NULL"
+
+
+def _field_ok(f: Field) -> str:
+    path = f"data.{f.name}"
+    ok = _kind_ok(path, f.kind)
+    present = _present(path, f.kind)
+    return f"({present} AND {ok})" if f.required else f"(NOT {present} OR {ok})"
+
+
+def _data_ok() -> str:
+    cases = " ".join(
+        f"WHEN '{type_}' THEN " + " AND ".join(_field_ok(f) for f in fields)
+        for type_, fields in EVENT_FIELDS.items()
+    )
+    return f"coalesce(CASE s.type {cases} ELSE false END, false)"
+
+
+def _nonempty_str(path: str) -> str:
+    return f"coalesce(({_is_str(path)} AND {_val(path)} <> ''), false)"
+
+
+def _in(values: tuple[str, ...] | list[str]) -> str:
+    return ", ".join(f"'{v}'" for v in values)
+
+
+def _reason_sql() -> str:
+    envelope_ok = " AND ".join(_nonempty_str(k) for k in ("id", "source", "type", "time"))
+    return f"""CASE
+      WHEN pre_reason IS NOT NULL THEN pre_reason
+      WHEN NOT is_obj THEN 'malformed'
+      WHEN NOT coalesce(j.specversion = '"1.0"', false) OR NOT ({envelope_ok})
+        OR (s.type IN ({_in(USAGE_TYPES)}) AND NOT {_nonempty_str('subject')})
+        THEN 'missing_field'
+      WHEN s.type NOT IN ({_in(list(EVENT_FIELDS))}) THEN 'unknown_type'
+      WHEN NOT coalesce(regexp_matches(s.time, '{TIME_RE}'), false) OR ts IS NULL
+        THEN 'bad_time'
+      WHEN NOT {_data_ok()} THEN 'bad_data'
+    END"""
+
+
+def _quantity_sql() -> str:
+    return """CASE s.type
+      WHEN 'telecom.voice' THEN try_cast(s.data.duration_s AS DECIMAL(38,9))
+      WHEN 'telecom.data' THEN try_cast(s.data.bytes AS DECIMAL(38,9))
+      WHEN 'quality.incident' THEN NULL WHEN 'quality.probe' THEN NULL
+      ELSE 1::DECIMAL(38,9) END"""
+
+
+def validate_sql(batch: str) -> str:
+    """SQL over the raw-record relation `batch`: every record (blank lines dropped) with its
+    `reason` (NULL = accepted) and the canonical event columns of schemas/warehouse.sql."""
+    ts_text = "regexp_replace(upper(s.time), '(\\.[0-9]{6})[0-9]+', '\\1')"
+    return f"""
+    WITH src AS (
+      SELECT run_key, file_idx, file, line, raw, pre_reason, doc,
+             coalesce(doc, try(decode(raw::BLOB))) AS txt
+      FROM {batch}
+    ), records AS (
+      SELECT * FROM src
+      WHERE pre_reason IS NOT NULL OR doc IS NOT NULL
+         OR NOT coalesce(regexp_matches(txt, '{_BLANK_RE}'), false)
+    ), parsed AS (
+      -- AND does not short-circuit in a vectorised engine: CASE guards each parse.
+      SELECT *, coalesce(CASE WHEN json_valid(txt) THEN
+                  CASE WHEN NOT starts_with(ltrim(txt, ' \t\r\n'), '{{') THEN false
+                       WHEN regexp_matches(txt, '{_SUSPECT_RE}') THEN strict_json_object(txt)
+                       ELSE true END END, false) AS is_obj
+      FROM records
+    ), typed AS (
+      SELECT *, CASE WHEN is_obj THEN json_transform(txt, '{_spec("JSON")}') END AS j,
+                CASE WHEN is_obj THEN json_transform(txt, '{_spec("VARCHAR")}') END AS s
+      FROM parsed
+    ), timed AS (
+      SELECT *, CASE WHEN starts_with(j.time, '"')
+                     THEN timezone('UTC', try_cast({ts_text} AS TIMESTAMPTZ)) END AS ts
+      FROM typed
+    ), judged AS (
+      SELECT *, {_reason_sql()} AS reason FROM timed
+    )
+    SELECT run_key, file_idx, file, line, raw, reason,
+      s.source AS source, s.id AS id, s.type AS type, ts AS time,
+      CASE WHEN s.type IN ({_in(USAGE_TYPES)}) THEN s.subject END AS subject,
+      {_only("campaign", "s.data.campaign")}, {_only("ip", "s.data.ip")},
+      {_only("user_agent", "s.data.user_agent")},
+      {_only("impression_id", "s.data.impression_id")},
+      {_only("subscriber", "s.data.subscriber")}, {_only("destination", "s.data.destination")},
+      {_quantity_sql()} AS quantity,
+      {_only("session", "s.data.session.id", "session_id")},
+      {_only("session", "try_cast(s.data.session.seq AS BIGINT)", "session_seq")},
+      {_only("session", "try_cast(s.data.session.last AS BOOLEAN)", "session_last")},
+      {_only("incident_id", "s.data.incident_id")}, {_only("service", "s.data.service")},
+      {_only("state", "s.data.state")},
+      coalesce({_only("planned", "try_cast(s.data.planned AS BOOLEAN)", "")}, false) AS planned,
+      {_only("accounts", "json_extract_string(j.data.accounts, '$[*]')")},
+      {_only("region", "s.data.region")}, {_only("ok", "try_cast(s.data.ok AS BOOLEAN)")},
+      {_only("latency_ms", "try_cast(s.data.latency_ms AS DOUBLE)")}
+    FROM judged
+    """
+
+
+def _only(field: str, expr: str, alias: str | None = None) -> str:
+    """A data column, kept only for the types that define the field (elsewhere it is an extra
+    field, kept in the input but not a column: an ad.click's `session` is no session)."""
+    types = [t for t, fields in EVENT_FIELDS.items() if any(f.name == field for f in fields)]
+    name = field if alias is None else alias
+    sql = f"CASE WHEN s.type IN ({_in(types)}) THEN {expr} END"
+    return f"{sql} AS {name}" if name else sql
+
+
+def _strict_json_object(text: str) -> bool:
+    """Python's parser rejects NaN/Infinity (with parse_constant) and trailing commas."""
+    try:
+        value = json.loads(text, parse_constant=_reject_constant)
+    except ValueError:
+        return False
+    return isinstance(value, dict)
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")
+
+
+def register_functions(con: duckdb.DuckDBPyConnection) -> None:
+    """The one Python function validation needs, called only on suspicious lines."""
+    try:
+        con.create_function(
+            "strict_json_object", _strict_json_object, ["VARCHAR"], "BOOLEAN", side_effects=False
+        )
+    except duckdb.CatalogException:
+        pass  # already registered on this connection

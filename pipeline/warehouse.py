@@ -1,0 +1,248 @@
+"""The warehouse: a directory holding one DuckDB file (facts, derived state, invoices, views)
+and Parquet exports. It is the only state the stages share.
+
+Crash safety: every command that writes does all its writes in one DuckDB transaction, so a
+process killed at any moment leaves the warehouse as it was before the command. Parquet files
+are written to a temporary name and renamed into place. Two commands never interleave: a
+writer takes an exclusive lock on `<warehouse>/.lock` (readers a shared one), waiting up to
+`PIPELINE_LOCK_TIMEOUT` seconds before failing with a message naming the holder.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import getpass
+import os
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from .config import lock_timeout_s
+from .correlate import correlate
+from .errors import UsageError, WarehouseError
+from .fraud import judge_fraud
+from .rate import rate, write_rule_tables
+from .ruleset import RuleSet
+from .validate import register_functions, validate_sql
+
+DB_FILE = "warehouse.duckdb"
+LOCK_FILE = ".lock"
+SCHEMA_VERSION = "1"
+
+
+def _schema_text(name: str) -> str:
+    """schemas/*.sql ships inside the repo; fall back to the package copy when installed."""
+    repo = Path(__file__).resolve().parent.parent / "schemas" / name
+    if repo.is_file():
+        return repo.read_text()
+    return resources.files("pipeline").joinpath("sql", name).read_text()
+
+
+@dataclass
+class IngestSummary:
+    records: int = 0
+    rejected: int = 0
+    bytes_read: int = 0
+
+
+class Warehouse:
+    """An open warehouse: a DuckDB connection under the directory's lock."""
+
+    def __init__(self, root: Path, con: duckdb.DuckDBPyConnection, writable: bool) -> None:
+        self.root, self.con, self.writable = root, con, writable
+
+    # -- opening ---------------------------------------------------------------------------
+
+    @classmethod
+    @contextmanager
+    def open(
+        cls, root: str | Path, *, write: bool = False, create: bool = False
+    ) -> Iterator[Warehouse]:
+        """Open under the lock; `create` makes a new warehouse when there is none."""
+        path = Path(root)
+        db = path / DB_FILE
+        if not db.exists():
+            if not create:
+                raise WarehouseError(
+                    f"no warehouse at {path}", hint="run `pipeline replay` into it first"
+                )
+            path.mkdir(parents=True, exist_ok=True)
+        with _locked(path, exclusive=write):
+            con = duckdb.connect(str(db), read_only=not write)
+            try:
+                wh = cls(path, con, write)
+                if write:
+                    wh._migrate()
+                else:
+                    wh._check_version()
+                register_functions(con)
+                yield wh
+            finally:
+                con.close()
+
+    def _migrate(self) -> None:
+        self.con.execute(_schema_text("warehouse.sql"))
+        self.con.execute(_schema_text("views.sql"))
+        self.con.execute(
+            "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION]
+        )
+
+    def _check_version(self) -> None:
+        try:
+            row = first_row(self.con, "SELECT value FROM meta WHERE key = 'schema_version'")
+        except duckdb.CatalogException as exc:
+            raise WarehouseError(f"{self.root} is not a pipeline warehouse") from exc
+        if row is None or row[0] != SCHEMA_VERSION:
+            raise WarehouseError(f"{self.root}: unsupported warehouse version {row}")
+
+    # -- transactions ----------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield self.con
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    # -- rules -----------------------------------------------------------------------------
+
+    def record_rules(self, rules: RuleSet, command: str) -> None:
+        """Remember the rule set a command used; rebuild derived state when it changed."""
+        last = first_row(self.con, "SELECT digest FROM rule_sets ORDER BY seq DESC LIMIT 1")
+        self.con.execute(
+            "INSERT INTO rule_sets SELECT coalesce(max(seq), 0) + 1, ?, ?, ?, now(), ? FROM rule_sets",
+            [rules.digest, rules.source, command, rules.to_json()],
+        )
+        write_rule_tables(self.con, rules)
+        if last is not None and last[0] != rules.digest:
+            self.derive(rules)
+
+    def last_rules(self) -> RuleSet:
+        row = first_row(self.con, "SELECT body FROM rule_sets ORDER BY seq DESC LIMIT 1")
+        if row is None:
+            raise UsageError(
+                f"warehouse {self.root} has no recorded rule set", "run `pipeline replay` first"
+            )
+        return RuleSet.from_json(row[0])
+
+    # -- ingest ----------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        batches: Iterable[pa.Table],
+        rules: RuleSet,
+        *,
+        command: str,
+        run_key: int | None = None,
+        files: list[str] | None = None,
+        offsets: dict[tuple[str, int], int] | None = None,
+    ) -> IngestSummary:
+        """Store raw-record batches (validated) and re-judge everything, in one transaction."""
+        summary = IngestSummary()
+        with self.transaction() as con:
+            self.record_rules(rules, command)
+            for batch in batches:
+                self._store_batch(batch, summary)
+            if run_key is not None:
+                con.execute(
+                    "INSERT INTO runs VALUES (?, ?, ?, ?, ?, now()) ON CONFLICT (run_key) DO UPDATE"
+                    " SET records = runs.records + excluded.records, finished_at = now()",
+                    [run_key, command, files or [], summary.records, rules.digest],
+                )
+            for (topic, partition), nxt in (offsets or {}).items():
+                con.execute(
+                    "INSERT OR REPLACE INTO stream_offsets VALUES (?, ?, ?)",
+                    [topic, partition, nxt],
+                )
+            self.derive(rules)
+        return summary
+
+    def _store_batch(self, batch: pa.Table, summary: IngestSummary) -> None:
+        con = self.con
+        con.register("raw_batch", batch)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE judged_batch AS {validate_sql('raw_batch')}")
+        con.unregister("raw_batch")
+        con.execute(
+            "INSERT INTO rejected SELECT run_key, file_idx, file, line, reason, raw::BLOB"
+            " FROM judged_batch WHERE reason IS NOT NULL"
+        )
+        columns = [r[0] for r in con.execute("DESCRIBE events").fetchall()]
+        con.execute(
+            f"INSERT INTO events ({', '.join(columns)}) SELECT {', '.join(columns)}"
+            " FROM judged_batch WHERE reason IS NULL"
+        )
+        n, rej = first_row(con, "SELECT count(*), count(reason) FROM judged_batch") or (0, 0)
+        summary.records += n
+        summary.rejected += rej
+        summary.bytes_read += batch.column("raw").nbytes
+        con.execute("DROP TABLE judged_batch")
+
+    def derive(self, rules: RuleSet) -> None:
+        """Rebuild every derived table from the facts: outcomes reflect everything ingested."""
+        correlate(self.con)
+        judge_fraud(self.con, rules.fraud)
+        rate(self.con)
+
+    # -- streaming bookkeeping -------------------------------------------------------------
+
+    def offsets(self) -> dict[tuple[str, int], int]:
+        rows = self.con.execute(
+            "SELECT topic, partition, next_offset FROM stream_offsets"
+        ).fetchall()
+        return {(t, p): o for t, p, o in rows}
+
+    def run_count(self, run_key: int) -> int:
+        row = first_row(self.con, "SELECT records FROM runs WHERE run_key = ?", [run_key])
+        return int(row[0]) if row else 0
+
+
+def new_run_key() -> int:
+    """Orders runs: nanoseconds since the epoch (a later replay sorts after an earlier one)."""
+    return time.time_ns()
+
+
+@contextmanager
+def _locked(root: Path, *, exclusive: bool) -> Iterator[None]:
+    timeout = lock_timeout_s()
+    lock_path = root / LOCK_FILE
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, mode | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = lock_path.read_text().strip() or "another command"
+                    raise WarehouseError(
+                        f"warehouse {root} is in use by {holder}",
+                        hint="wait for it to finish, or raise PIPELINE_LOCK_TIMEOUT (seconds)",
+                    ) from None
+                time.sleep(0.05)
+        if exclusive:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"pid {os.getpid()} ({getpass.getuser()})\n".encode())
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def first_row(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> tuple | None:  # type: ignore[type-arg]
+    """The first row of a query, the result fully consumed (DuckDB keeps an unfinished result
+    open on the connection and refuses other work until it is)."""
+    rows = (
+        con.execute(sql, params).fetchall() if params is not None else con.execute(sql).fetchall()
+    )
+    return rows[0] if rows else None

@@ -1,0 +1,59 @@
+-- Views for billing analysts, advertisers and fraud analysts. Columns are documented in
+-- docs/warehouse.md. Every view reflects everything ingested so far and the current reviews.
+
+-- The latest review of each flagged record.
+CREATE OR REPLACE VIEW current_reviews AS
+SELECT source, id, arg_max(status, seq) AS status, arg_max(reason, seq) AS reason,
+       arg_max(note, seq) AS note, arg_max(reviewer, seq) AS reviewer,
+       max(reviewed_at) AS reviewed_at
+FROM flag_reviews GROUP BY source, id;
+
+-- Every record a fraud rule marks, given everything ingested. A review applies to the flag
+-- with the reason it was reviewed under; new evidence that changes the reason opens a new flag.
+CREATE OR REPLACE VIEW fraud_flags AS
+SELECT u.source, u.id, u.type, u.subject, u.campaign, u.period, u.time, f.reason,
+       coalesce(r.status, 'open') AS status, r.note, r.reviewer, r.reviewed_at
+FROM fraud f JOIN usage u USING (uid)
+LEFT JOIN current_reviews r ON r.source = u.source AND r.id = u.id AND r.reason = f.reason;
+
+-- Every usage record (a non-duplicate usage event, or an assembled session) with its outcome.
+CREATE OR REPLACE VIEW usage_outcomes AS
+SELECT u.*, r.account, r.plan, r.version, r.effective_from, r.currency, r.model,
+       r.unbilled_reason, r.rounded_quantity, r.price, r.off_peak, r.amount,
+       fl.reason AS fraud_reason, fl.status AS flag_status,
+       CASE WHEN fl.reason IS NOT NULL AND fl.status <> 'dismissed' THEN 'invalid'
+            WHEN r.unbilled_reason IS NOT NULL THEN 'unbilled' ELSE 'rated' END AS outcome,
+       CASE WHEN fl.reason IS NOT NULL AND fl.status <> 'dismissed' THEN fl.reason
+            ELSE r.unbilled_reason END AS reason
+FROM usage u JOIN rating r USING (uid)
+LEFT JOIN fraud_flags fl ON fl.source = u.source AND fl.id = u.id AND u.session_id IS NULL;
+
+-- Every input record with its one outcome (contract 2): what `export reconcile` counts.
+CREATE OR REPLACE VIEW record_outcomes AS
+SELECT e.run_key, e.file_idx, e.line, e.file, e.source, e.id, e.type, e.subject, e.time,
+       CASE WHEN d.dup THEN 'duplicate' WHEN e.type LIKE 'quality.%' THEN 'quality'
+            ELSE uo.outcome END AS outcome,
+       CASE WHEN d.dup OR e.type LIKE 'quality.%' THEN NULL ELSE uo.reason END AS reason,
+       eu.uid
+FROM events e JOIN event_dup d USING (run_key, file_idx, line)
+LEFT JOIN event_usage eu USING (run_key, file_idx, line)
+LEFT JOIN usage_outcomes uo ON uo.uid = eu.uid
+UNION ALL
+SELECT run_key, file_idx, line, file, NULL, NULL, NULL, NULL, NULL, 'rejected', reason, NULL
+FROM rejected;
+
+CREATE OR REPLACE VIEW accepted_events AS
+SELECT e.*, o.outcome, o.reason, o.uid
+FROM events e JOIN record_outcomes o USING (run_key, file_idx, line)
+WHERE o.outcome <> 'rejected';
+
+CREATE OR REPLACE VIEW rated_records AS
+SELECT * EXCLUDE (unbilled_reason, fraud_reason, flag_status, outcome, reason)
+FROM usage_outcomes WHERE outcome = 'rated';
+
+CREATE OR REPLACE VIEW unbilled_records AS
+SELECT * EXCLUDE (fraud_reason, flag_status, outcome, amount)
+FROM usage_outcomes WHERE outcome = 'unbilled';
+
+CREATE OR REPLACE VIEW rejected_records AS
+SELECT run_key, file_idx, file, line, reason, raw, try(decode(raw)) AS text FROM rejected;

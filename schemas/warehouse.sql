@@ -1,0 +1,170 @@
+-- The warehouse's stored tables (DuckDB). Facts are append-only: `events` (accepted records in
+-- the canonical usage-record schema) and `rejected` (verbatim). Everything else is derived from
+-- them and the recorded rule set, and can be rebuilt at any time.
+-- Input order of a record: (run_key, file_idx, line). run_key grows with every replay/publish.
+
+CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+
+CREATE TABLE IF NOT EXISTS runs (
+  run_key      BIGINT PRIMARY KEY,   -- orders runs: nanoseconds since the epoch at start
+  command      VARCHAR NOT NULL,     -- replay | stream
+  files        VARCHAR[],
+  records      BIGINT,               -- input records of the run (reconcile's `input`)
+  rules_digest VARCHAR,
+  finished_at  TIMESTAMP
+);
+
+CREATE TABLE IF NOT EXISTS rule_sets (
+  seq         BIGINT PRIMARY KEY,    -- last recorded = highest
+  digest      VARCHAR NOT NULL,
+  source      VARCHAR,
+  command     VARCHAR,
+  recorded_at TIMESTAMP,
+  body        VARCHAR NOT NULL       -- canonical JSON of the compiled rule set
+);
+
+CREATE TABLE IF NOT EXISTS rejected (
+  run_key  BIGINT NOT NULL,
+  file_idx INTEGER NOT NULL,
+  file     VARCHAR,
+  line     BIGINT NOT NULL,
+  reason   VARCHAR NOT NULL,         -- malformed | missing_field | unknown_type | bad_time | bad_data
+  raw      BLOB                      -- the record verbatim (a Parquet row: rendered as JSON)
+);
+
+-- The canonical usage-record schema: one row per accepted input record.
+CREATE TABLE IF NOT EXISTS events (
+  run_key       BIGINT NOT NULL,
+  file_idx      INTEGER NOT NULL,
+  line          BIGINT NOT NULL,
+  file          VARCHAR,
+  source        VARCHAR NOT NULL,
+  id            VARCHAR NOT NULL,
+  type          VARCHAR NOT NULL,
+  time          TIMESTAMP NOT NULL,  -- UTC, microseconds
+  subject       VARCHAR,             -- usage types only
+  campaign      VARCHAR,
+  ip            VARCHAR,
+  user_agent    VARCHAR,
+  impression_id VARCHAR,
+  subscriber    VARCHAR,
+  destination   VARCHAR,
+  quantity      DECIMAL(38,9),       -- 1, duration_s or bytes; NULL for quality records
+  session_id    VARCHAR,
+  session_seq   BIGINT,
+  session_last  BOOLEAN,
+  incident_id   VARCHAR,
+  service       VARCHAR,
+  state         VARCHAR,
+  planned       BOOLEAN,
+  accounts      VARCHAR[],
+  region        VARCHAR,
+  ok            BOOLEAN,
+  latency_ms    DOUBLE
+);
+
+-- A fraud analyst's decision on a flag, and its audit trail.
+CREATE TABLE IF NOT EXISTS flag_reviews (
+  source     VARCHAR NOT NULL,
+  id         VARCHAR NOT NULL,
+  status     VARCHAR NOT NULL,       -- dismissed | confirmed
+  reason     VARCHAR,                -- the flag's reason when reviewed
+  note       VARCHAR,
+  reviewer   VARCHAR,
+  reviewed_at TIMESTAMP,
+  seq        BIGINT                  -- order of reviews; the latest per (source, id) counts
+);
+
+-- Streaming: next offset to consume per topic partition, written with the batch it ends.
+CREATE TABLE IF NOT EXISTS stream_offsets (
+  topic     VARCHAR NOT NULL,
+  partition INTEGER NOT NULL,
+  next_offset BIGINT NOT NULL,
+  PRIMARY KEY (topic, partition)
+);
+
+CREATE TABLE IF NOT EXISTS invoices (
+  period         VARCHAR NOT NULL,
+  invoice_number VARCHAR NOT NULL,
+  account        VARCHAR NOT NULL,
+  currency       VARCHAR NOT NULL,
+  subtotal       DECIMAL(38,2) NOT NULL,
+  tax            DECIMAL(38,2) NOT NULL,
+  total          DECIMAL(38,2) NOT NULL,
+  rules_digest   VARCHAR,
+  billed_at      TIMESTAMP
+);
+
+CREATE TABLE IF NOT EXISTS invoice_lines (
+  period       VARCHAR NOT NULL,
+  account      VARCHAR NOT NULL,
+  line_no      INTEGER NOT NULL,
+  kind         VARCHAR NOT NULL,       -- fee | usage | minimum | credit
+  type         VARCHAR,                -- usage lines
+  quantity     DECIMAL(38,9),          -- usage lines: sum of rounded quantities
+  availability DECIMAL(38,3),          -- credit lines
+  amount       DECIMAL(38,2) NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS sla_availability (
+  period          VARCHAR NOT NULL,
+  account         VARCHAR NOT NULL,
+  sla             VARCHAR NOT NULL,
+  service         VARCHAR NOT NULL,
+  downtime_s      DECIMAL(38,6) NOT NULL,
+  period_s        BIGINT NOT NULL,
+  availability    DECIMAL(38,3) NOT NULL, -- percent, rounded half up for display
+  credit_percent  DECIMAL(38,6) NOT NULL,
+  credit          DECIMAL(38,2) NOT NULL
+);
+
+-- Derived state, rebuilt from the facts above and the recorded rule set on every replay.
+
+-- Duplicate detection (contract 2.2): one row per accepted record.
+CREATE TABLE IF NOT EXISTS event_dup (
+  run_key BIGINT, file_idx INTEGER, line BIGINT, dup BOOLEAN
+);
+
+-- Usage records: one per non-duplicate usage event, one per assembled session (contract 2.3).
+CREATE TABLE IF NOT EXISTS usage (
+  uid           BIGINT PRIMARY KEY,
+  type          VARCHAR,
+  subject       VARCHAR,
+  source        VARCHAR,   -- of the record, or of a session's earliest part
+  id            VARCHAR,
+  time          TIMESTAMP, -- a session: its earliest part's
+  period        VARCHAR,   -- YYYY-MM, UTC month of `time`
+  quantity      DECIMAL(38,9),
+  destination   VARCHAR,
+  campaign      VARCHAR,
+  ip            VARCHAR,
+  user_agent    VARCHAR,
+  impression_id VARCHAR,
+  session_id    VARCHAR,
+  parts         INTEGER,
+  complete      BOOLEAN    -- sessions: parts 1..n present and part n last; NULL otherwise
+);
+
+-- Which usage record each non-duplicate usage event belongs to.
+CREATE TABLE IF NOT EXISTS event_usage (
+  run_key BIGINT, file_idx INTEGER, line BIGINT, uid BIGINT
+);
+
+-- Fraud marks (contract 2.4): the first rule that marks a click or impression.
+CREATE TABLE IF NOT EXISTS fraud (uid BIGINT PRIMARY KEY, reason VARCHAR NOT NULL);
+
+-- Pricing of every usage record (fraud applies on top, in the views).
+CREATE TABLE IF NOT EXISTS rating (
+  uid             BIGINT PRIMARY KEY,
+  account         VARCHAR,
+  plan            VARCHAR,
+  version         INTEGER,        -- index of the plan version in force (0-based)
+  effective_from  TIMESTAMP,
+  currency        VARCHAR,
+  model           VARCHAR,        -- per_unit | graduated | volume
+  unbilled_reason VARCHAR,        -- unknown_account | no_contract | no_tariff | no_destination
+  rounded_quantity DECIMAL(38,9), -- after increment and minimum
+  price           DECIMAL(38,12), -- per_unit: the price applied, before the off-peak factor
+  off_peak        BOOLEAN,
+  amount          DECIMAL(38,6)   -- per_unit amount, half up to 6 places; NULL when tiered
+);
