@@ -36,6 +36,13 @@ rules_option = click.option(
     help="Rule directory: plans/*.yaml, accounts.yaml, slas.yaml, fraud.yaml.",
 )
 period_option = click.option("--period", required=True, help="Billing period, YYYY-MM (UTC month).")
+metrics_file_option = click.option(
+    "--metrics-file",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="After success, write this command's Prometheus metrics here (node-exporter textfile"
+    " collector; name it *.prom, one file per command). See dashboards/README.md.",
+)
 
 
 def emit(value: Any) -> None:
@@ -57,12 +64,17 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @rules_option
 @warehouse_option
 @click.option("--quiet", is_flag=True, help="No progress bar (the summary line still prints).")
+@metrics_file_option
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-def replay(rules_dir: str, warehouse: str, quiet: bool, files: tuple[str, ...]) -> None:
+def replay(
+    rules_dir: str, warehouse: str, quiet: bool, metrics_file: str | None, files: tuple[str, ...]
+) -> None:
     """Run the whole pipeline over FILES (.jsonl, .csv, .parquet), in order, as one batch."""
     from .replay import replay_files
 
-    summary = replay_files(rules_dir, warehouse, list(files), progress=not quiet)
+    summary = replay_files(
+        rules_dir, warehouse, list(files), progress=not quiet, metrics_file=metrics_file
+    )
     click.echo(summary, err=True)
 
 
@@ -70,11 +82,12 @@ def replay(rules_dir: str, warehouse: str, quiet: bool, files: tuple[str, ...]) 
 @rules_option
 @warehouse_option
 @period_option
-def bill(rules_dir: str, warehouse: str, period: str) -> None:
+@metrics_file_option
+def bill(rules_dir: str, warehouse: str, period: str, metrics_file: str | None) -> None:
     """Compute the period's invoices (and SLA credits) and store them in the warehouse."""
     from .replay import bill_period
 
-    click.echo(bill_period(rules_dir, warehouse, period), err=True)
+    click.echo(bill_period(rules_dir, warehouse, period, metrics_file=metrics_file), err=True)
 
 
 @cli.group()
@@ -104,13 +117,51 @@ def export_invoices(warehouse: str, period: str) -> None:
 @warehouse_option
 @period_option
 @click.option("--account", required=True, help="Account (event subject).")
-def export_statement(warehouse: str, period: str, account: str) -> None:
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "html"]),
+    default="json",
+    show_default=True,
+    help="json: the contract's statement; html: a self-contained page with a daily chart.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write to this file (atomically) instead of standard output.",
+)
+def export_statement(
+    warehouse: str, period: str, account: str, fmt: str, out: str | None
+) -> None:
     """An advertiser's click and impression statement for one period."""
     from .invoice import period_bounds
 
     period_bounds(period)
+    if fmt == "html":
+        from .html_statement import statement_html
+
+        with _read(warehouse) as wh:
+            page = statement_html(wh.con, wh.last_rules(), account, period)
+        _deliver(page, out)
+        return
     with _read(warehouse) as wh:
-        emit(exports.statement(wh.con, wh.last_rules(), account, period))
+        value = exports.statement(wh.con, wh.last_rules(), account, period)
+    if out is None:
+        emit(value)
+    else:
+        _deliver(json.dumps(value, indent=1, ensure_ascii=False) + "\n", out)
+
+
+def _deliver(content: str, out: str | None) -> None:
+    """`content` to standard output, or atomically to the file `out`."""
+    if out is None:
+        click.echo(content, nl=False)
+        return
+    from .outfile import write_text
+
+    write_text(out, content)
+    click.echo(f"wrote {out}", err=True)
 
 
 @export.command("reconcile")
@@ -132,32 +183,51 @@ def export_flags(warehouse: str, period: str | None) -> None:
 
 @cli.group()
 def flags() -> None:
-    """Review fraud flags: dismiss or confirm them."""
+    """Review fraud flags: list them, dismiss or confirm them, show the review history."""
 
 
-def _review(status: str, warehouse: str, pairs: tuple[str, ...], note: str | None) -> None:
+def _review(
+    status: str, warehouse: str, pairs: tuple[str, ...], note: str | None, file: Any = None
+) -> None:
+    from .errors import UsageError
+    from .flag_views import read_pairs
     from .review import review_flags
 
+    if file is not None:
+        pairs += read_pairs(file, file.name)
+    if not pairs:
+        raise UsageError("no flags given", "give EVENT_SOURCE EVENT_ID pairs, or --file FILE")
     changed = review_flags(warehouse, status, pairs, note)
     click.echo(f"{status} {changed} flag(s)", err=True)
+
+
+pairs_file_option = click.option(
+    "--file",
+    "file",
+    type=click.File("r", encoding="utf-8"),
+    default=None,
+    help="Flags to review, one per line: EVENT_SOURCE<TAB>EVENT_ID ('-': standard input).",
+)
 
 
 @flags.command("dismiss")
 @warehouse_option
 @click.option("--note", default=None, help="Why, recorded with who and when.")
-@click.argument("ids", nargs=-1, required=True)
-def flags_dismiss(warehouse: str, note: str | None, ids: tuple[str, ...]) -> None:
-    """Dismiss flags: EVENT_SOURCE EVENT_ID [EVENT_SOURCE EVENT_ID ...]."""
-    _review("dismissed", warehouse, ids, note)
+@pairs_file_option
+@click.argument("ids", nargs=-1)
+def flags_dismiss(warehouse: str, note: str | None, file: Any, ids: tuple[str, ...]) -> None:
+    """Dismiss flags: EVENT_SOURCE EVENT_ID [EVENT_SOURCE EVENT_ID ...] and/or --file."""
+    _review("dismissed", warehouse, ids, note, file)
 
 
 @flags.command("confirm")
 @warehouse_option
 @click.option("--note", default=None, help="Why, recorded with who and when.")
-@click.argument("ids", nargs=-1, required=True)
-def flags_confirm(warehouse: str, note: str | None, ids: tuple[str, ...]) -> None:
-    """Confirm flags: EVENT_SOURCE EVENT_ID [EVENT_SOURCE EVENT_ID ...]."""
-    _review("confirmed", warehouse, ids, note)
+@pairs_file_option
+@click.argument("ids", nargs=-1)
+def flags_confirm(warehouse: str, note: str | None, file: Any, ids: tuple[str, ...]) -> None:
+    """Confirm flags: EVENT_SOURCE EVENT_ID [EVENT_SOURCE EVENT_ID ...] and/or --file."""
+    _review("confirmed", warehouse, ids, note, file)
 
 
 def _register_optional() -> None:
@@ -165,6 +235,13 @@ def _register_optional() -> None:
     from .generate import generate_command
 
     cli.add_command(generate_command)
+
+    from .cli_views import export_rated, flags_history, flags_list, query
+
+    cli.add_command(query)
+    export.add_command(export_rated)
+    flags.add_command(flags_list)
+    flags.add_command(flags_history)
 
 
 def main(argv: list[str] | None = None) -> None:

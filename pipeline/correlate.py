@@ -15,11 +15,12 @@ _ORDER = "run_key, file_idx, line"
 _USAGE_IN = ", ".join(f"'{t}'" for t in USAGE_TYPES)
 
 # The first record with a (source, id) wins; among the winners that are session parts, the first
-# with a (subject, type, session.id, session.seq) wins.
-DEDUP_SQL = f"""
-INSERT INTO event_dup
+# with a (subject, type, session.id, session.seq) wins. A non-duplicate usage record belongs to
+# itself; a session part to its session, named by the eid of its first-ingested part.
+STATE_SQL = f"""
+INSERT INTO event_state
 WITH by_id AS (
-  SELECT run_key, file_idx, line, type, subject, session_id, session_seq,
+  SELECT eid, run_key, file_idx, line, type, subject, session_id, session_seq,
          row_number() OVER (PARTITION BY source, id ORDER BY {_ORDER}) = 1 AS first_id
   FROM events
 ), by_part AS (
@@ -31,60 +32,39 @@ WITH by_id AS (
                  ELSE first_id END AS keep
   FROM by_id
 )
-SELECT run_key, file_idx, line, NOT keep FROM by_part
+SELECT eid, NOT keep,
+       CASE WHEN NOT keep OR type NOT IN ({_USAGE_IN}) THEN NULL
+            WHEN session_id IS NULL THEN eid
+            ELSE min(eid) OVER (PARTITION BY keep, subject, type, session_id) END
+FROM by_part
 """
 
-# One usage record per non-duplicate usage event without a session, one per session; a
-# session takes the time and destination of its earliest part (by time, then seq).
-USAGE_SQL = f"""
-CREATE OR REPLACE TEMP TABLE live_usage AS
-SELECT e.* FROM events e JOIN event_dup d USING (run_key, file_idx, line)
-WHERE NOT d.dup AND e.type IN ({_USAGE_IN});
-
-CREATE OR REPLACE TEMP TABLE session_usage AS
-SELECT subject, type, session_id,
-       arg_min(source, (time, session_seq)) AS source, arg_min(id, (time, session_seq)) AS id,
-       min(time) AS time, sum(quantity) AS quantity,
-       arg_min(destination, (time, session_seq)) AS destination,
-       count(*)::INTEGER AS parts,
-       count(*) = max(session_seq) AND bool_or(session_last AND session_seq = max_seq) AS complete
-FROM (SELECT *, max(session_seq) OVER (PARTITION BY subject, type, session_id) AS max_seq
-      FROM live_usage WHERE session_id IS NOT NULL)
-GROUP BY subject, type, session_id;
+# Usage records: singles copy their event; a session takes the time and destination of its
+# earliest part (by time, then seq) and the sum of its parts' quantities.
+USAGE_SQL = """
+INSERT INTO usage
+SELECT e.eid, e.type, e.subject, e.source, e.id, e.time, strftime(e.time, '%Y-%m'), e.quantity,
+       e.destination, e.campaign, e.ip, e.user_agent, e.impression_id, NULL, 1, NULL
+FROM events e JOIN event_state s ON s.eid = e.eid AND s.uid = e.eid
+WHERE e.session_id IS NULL;
 
 INSERT INTO usage
-SELECT row_number() OVER () AS uid, type, subject, source, id, time,
-       strftime(time, '%Y-%m') AS period, quantity, destination, campaign, ip, user_agent,
-       impression_id, session_id, parts, complete
-FROM (
-  SELECT type, subject, source, id, time, quantity, destination, campaign, ip, user_agent,
-         impression_id, NULL AS session_id, 1 AS parts, NULL::BOOLEAN AS complete
-  FROM live_usage WHERE session_id IS NULL
-  UNION ALL
-  SELECT type, subject, source, id, time, quantity, destination, NULL, NULL, NULL, NULL,
-         session_id, parts, complete
-  FROM session_usage
-);
-
-INSERT INTO event_usage
-SELECT l.run_key, l.file_idx, l.line, u.uid
-FROM live_usage l JOIN usage u
-  ON l.session_id IS NULL AND u.session_id IS NULL AND u.source = l.source AND u.id = l.id
-UNION ALL
-SELECT l.run_key, l.file_idx, l.line, u.uid
-FROM live_usage l JOIN usage u
-  ON u.session_id = l.session_id AND u.subject = l.subject AND u.type = l.type;
-
-DROP TABLE live_usage;
-DROP TABLE session_usage;
+SELECT uid, any_value(type), any_value(subject),
+       arg_min(source, (time, session_seq)), arg_min(id, (time, session_seq)),
+       min(time), strftime(min(time), '%Y-%m'), sum(quantity),
+       arg_min_null(destination, (time, session_seq)), NULL, NULL, NULL, NULL,
+       any_value(session_id), count(*)::INTEGER,
+       count(*) = max(session_seq) AND bool_or(session_last AND session_seq = max_seq)
+FROM (SELECT e.*, s.uid, max(e.session_seq) OVER (PARTITION BY s.uid) AS max_seq
+      FROM events e JOIN event_state s USING (eid)
+      WHERE s.uid IS NOT NULL AND e.session_id IS NOT NULL)
+GROUP BY uid;
 """
 
 
 def correlate(con: duckdb.DuckDBPyConnection) -> None:
-    """Rebuild duplicates, usage records and their links from `events`."""
-    for table in ("event_dup", "usage", "event_usage"):
-        con.execute(f"DELETE FROM {table}")
-    con.execute(DEDUP_SQL)
+    """Rebuild duplicate marks and usage records from `events`."""
+    con.execute("DELETE FROM event_state")
+    con.execute("DELETE FROM usage")
+    con.execute(STATE_SQL)
     con.execute(USAGE_SQL)
-
-

@@ -3,6 +3,9 @@ into the warehouse) and `bill` (invoices and SLA credits of one period)."""
 
 from __future__ import annotations
 
+import time
+
+from . import metrics
 from .collect import check_inputs, read_files
 from .exports import reconcile
 from .invoice import build_invoices, period_bounds, store_invoices
@@ -10,8 +13,16 @@ from .rules import load_rules
 from .warehouse import Warehouse, new_run_key
 
 
-def replay_files(rules_dir: str, warehouse: str, files: list[str], *, progress: bool) -> str:
-    """Ingest FILES in one transaction; returns the summary line (outcome counts)."""
+def replay_files(
+    rules_dir: str,
+    warehouse: str,
+    files: list[str],
+    *,
+    progress: bool,
+    metrics_file: str | None = None,
+) -> str:
+    """Ingest FILES in one transaction; returns the summary line (outcome counts). With
+    `metrics_file`, write the replay's metrics there (textfile format) once it has committed."""
     rules = load_rules(rules_dir)  # a bad rule file stops here: nothing read, nothing written
     check_inputs(files)
     run_key = new_run_key()
@@ -21,8 +32,16 @@ def replay_files(rules_dir: str, warehouse: str, files: list[str], *, progress: 
             from .progress import with_progress
 
             batches = with_progress(batches, files)
+        started = time.perf_counter()
         summary = wh.ingest(batches, rules, command="replay", run_key=run_key, files=files)
+        seconds = time.perf_counter() - started
         counts = reconcile(wh.con)
+        if metrics_file is not None:
+            metrics.observe_replay(
+                wh.con, wh.root, run_key=run_key, bytes_read=summary.bytes_read, seconds=seconds
+            )
+    if metrics_file is not None:
+        metrics.write_textfile(metrics_file, metrics.REPLAY_METRICS)
     return f"replayed {summary.records} records from {len(files)} file(s); " + summary_line(counts)
 
 
@@ -32,13 +51,21 @@ def summary_line(counts: dict) -> str:  # type: ignore[type-arg]
     return "warehouse: " + ", ".join(parts)
 
 
-def bill_period(rules_dir: str, warehouse: str, period: str) -> str:
-    """Bill one period with the given rules, replacing that period's invoices."""
+def bill_period(
+    rules_dir: str, warehouse: str, period: str, *, metrics_file: str | None = None
+) -> str:
+    """Bill one period with the given rules, replacing that period's invoices. With
+    `metrics_file`, write the bill's metrics there (textfile format) once it has committed."""
     period_bounds(period)
     rules = load_rules(rules_dir)
     with Warehouse.open(warehouse, write=True) as wh, wh.transaction() as con:
+        started = time.perf_counter()
         wh.record_rules(rules, "bill")
         invoices, availability = build_invoices(con, rules, period)
         store_invoices(con, period, invoices, availability, rules.digest)
+        if metrics_file is not None:  # read inside the transaction, written once it commits
+            metrics.observe_bill(con, seconds=time.perf_counter() - started)
+    if metrics_file is not None:
+        metrics.write_textfile(metrics_file, metrics.BILL_METRICS)
     total = sum(i.total for i in invoices)
     return f"billed {period}: {len(invoices)} invoice(s), totals {total}"

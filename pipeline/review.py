@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+from datetime import UTC, datetime
 
 from .errors import UsageError
 from .warehouse import Warehouse, first_row
@@ -13,6 +14,9 @@ def review_flags(warehouse: str, status: str, ids: tuple[str, ...], note: str | 
     if len(ids) % 2:
         raise UsageError("give flags as pairs: EVENT_SOURCE EVENT_ID [EVENT_SOURCE EVENT_ID ...]")
     pairs = list(zip(ids[::2], ids[1::2], strict=True))
+    # UTC like every time in the warehouse. DuckDB's now() stored in a TIMESTAMP column would
+    # be the wall-clock time of the process's time zone.
+    reviewed_at = datetime.now(UTC).replace(tzinfo=None)
     with Warehouse.open(warehouse, write=True) as wh, wh.transaction() as con:
         for source, id_ in pairs:
             row = first_row(
@@ -24,8 +28,8 @@ def review_flags(warehouse: str, status: str, ids: tuple[str, ...], note: str | 
                     "list flags with `pipeline export flags`",
                 )
             con.execute(
-                "INSERT INTO flag_reviews SELECT ?, ?, ?, ?, ?, ?, now(),"
+                "INSERT INTO flag_reviews SELECT ?, ?, ?, ?, ?, ?, ?,"
                 " coalesce(max(seq), 0) + 1 FROM flag_reviews",
-                [source, id_, status, row[0], note, getpass.getuser()],
+                [source, id_, status, row[0], note, getpass.getuser(), reviewed_at],
             )
     return len(pairs)

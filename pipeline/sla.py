@@ -18,7 +18,7 @@ import duckdb
 from .ruleset import RuleSet, Sla
 
 _QUALITY = """
-SELECT e.* FROM events e JOIN event_dup d USING (run_key, file_idx, line)
+SELECT e.* FROM events e JOIN event_state d USING (eid)
 WHERE NOT d.dup AND e.type = '{type}'
 """
 

@@ -163,7 +163,9 @@ def validate_sql(batch: str) -> str:
     ), judged AS (
       SELECT *, {_reason_sql()} AS reason FROM timed
     )
-    SELECT run_key, file_idx, file, line, raw, reason,
+    SELECT run_key, file_idx, file, line, reason,
+      -- only a rejected record is stored verbatim: an accepted one lives in its columns
+      CASE WHEN reason IS NOT NULL THEN raw END AS raw,
       s.source AS source, s.id AS id, s.type AS type, ts AS time,
       CASE WHEN s.type IN ({_in(USAGE_TYPES)}) THEN s.subject END AS subject,
       {_only("campaign", "s.data.campaign")}, {_only("ip", "s.data.ip")},

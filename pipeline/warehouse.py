@@ -175,9 +175,11 @@ class Warehouse:
             "INSERT INTO rejected SELECT run_key, file_idx, file, line, reason, raw::BLOB"
             " FROM judged_batch WHERE reason IS NOT NULL"
         )
-        columns = [r[0] for r in con.execute("DESCRIBE events").fetchall()]
+        columns = [r[0] for r in con.execute("DESCRIBE events").fetchall()][1:]  # after eid
+        base = first_row(con, "SELECT coalesce(max(eid), 0) FROM events")[0]  # type: ignore[index]
         con.execute(
-            f"INSERT INTO events ({', '.join(columns)}) SELECT {', '.join(columns)}"
+            f"INSERT INTO events (eid, {', '.join(columns)})"
+            f" SELECT {base} + row_number() OVER (), {', '.join(columns)}"
             " FROM judged_batch WHERE reason IS NULL"
         )
         n, rej = first_row(con, "SELECT count(*), count(reason) FROM judged_batch") or (0, 0)

@@ -30,22 +30,20 @@ LEFT JOIN fraud_flags fl ON fl.source = u.source AND fl.id = u.id AND u.session_
 
 -- Every input record with its one outcome (contract 2): what `export reconcile` counts.
 CREATE OR REPLACE VIEW record_outcomes AS
-SELECT e.run_key, e.file_idx, e.line, e.file, e.source, e.id, e.type, e.subject, e.time,
-       CASE WHEN d.dup THEN 'duplicate' WHEN e.type LIKE 'quality.%' THEN 'quality'
+SELECT e.eid, e.run_key, e.file_idx, e.line, e.file, e.source, e.id, e.type, e.subject, e.time,
+       CASE WHEN st.dup THEN 'duplicate' WHEN e.type LIKE 'quality.%' THEN 'quality'
             ELSE uo.outcome END AS outcome,
-       CASE WHEN d.dup OR e.type LIKE 'quality.%' THEN NULL ELSE uo.reason END AS reason,
-       eu.uid
-FROM events e JOIN event_dup d USING (run_key, file_idx, line)
-LEFT JOIN event_usage eu USING (run_key, file_idx, line)
-LEFT JOIN usage_outcomes uo ON uo.uid = eu.uid
+       CASE WHEN st.dup OR e.type LIKE 'quality.%' THEN NULL ELSE uo.reason END AS reason,
+       st.uid
+FROM events e JOIN event_state st USING (eid)
+LEFT JOIN usage_outcomes uo ON uo.uid = st.uid
 UNION ALL
-SELECT run_key, file_idx, line, file, NULL, NULL, NULL, NULL, NULL, 'rejected', reason, NULL
+SELECT NULL, run_key, file_idx, line, file, NULL, NULL, NULL, NULL, NULL, 'rejected', reason, NULL
 FROM rejected;
 
 CREATE OR REPLACE VIEW accepted_events AS
 SELECT e.*, o.outcome, o.reason, o.uid
-FROM events e JOIN record_outcomes o USING (run_key, file_idx, line)
-WHERE o.outcome <> 'rejected';
+FROM events e JOIN record_outcomes o USING (eid);
 
 CREATE OR REPLACE VIEW rated_records AS
 SELECT * EXCLUDE (unbilled_reason, fraud_reason, flag_status, outcome, reason)

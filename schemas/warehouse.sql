@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS rejected (
 
 -- The canonical usage-record schema: one row per accepted input record.
 CREATE TABLE IF NOT EXISTS events (
+  eid           BIGINT NOT NULL,     -- surrogate key, assigned in ingest order
   run_key       BIGINT NOT NULL,
   file_idx      INTEGER NOT NULL,
   line          BIGINT NOT NULL,
@@ -120,14 +121,13 @@ CREATE TABLE IF NOT EXISTS sla_availability (
 
 -- Derived state, rebuilt from the facts above and the recorded rule set on every replay.
 
--- Duplicate detection (contract 2.2): one row per accepted record.
-CREATE TABLE IF NOT EXISTS event_dup (
-  run_key BIGINT, file_idx INTEGER, line BIGINT, dup BOOLEAN
-);
+-- Per accepted record: duplicate (contract 2.2), and the usage record it belongs to (its own
+-- eid; a session part: the session's; NULL for duplicates and quality records).
+CREATE TABLE IF NOT EXISTS event_state (eid BIGINT, dup BOOLEAN, uid BIGINT);
 
 -- Usage records: one per non-duplicate usage event, one per assembled session (contract 2.3).
 CREATE TABLE IF NOT EXISTS usage (
-  uid           BIGINT PRIMARY KEY,
+  uid           BIGINT,    -- eid of the record, or of a session's first-ingested part
   type          VARCHAR,
   subject       VARCHAR,
   source        VARCHAR,   -- of the record, or of a session's earliest part
@@ -145,17 +145,12 @@ CREATE TABLE IF NOT EXISTS usage (
   complete      BOOLEAN    -- sessions: parts 1..n present and part n last; NULL otherwise
 );
 
--- Which usage record each non-duplicate usage event belongs to.
-CREATE TABLE IF NOT EXISTS event_usage (
-  run_key BIGINT, file_idx INTEGER, line BIGINT, uid BIGINT
-);
-
 -- Fraud marks (contract 2.4): the first rule that marks a click or impression.
-CREATE TABLE IF NOT EXISTS fraud (uid BIGINT PRIMARY KEY, reason VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS fraud (uid BIGINT, reason VARCHAR NOT NULL);
 
 -- Pricing of every usage record (fraud applies on top, in the views).
 CREATE TABLE IF NOT EXISTS rating (
-  uid             BIGINT PRIMARY KEY,
+  uid             BIGINT,
   account         VARCHAR,
   plan            VARCHAR,
   version         INTEGER,        -- index of the plan version in force (0-based)

@@ -1,0 +1,104 @@
+"""Billing analysts' read-only access to the warehouse: ad-hoc SQL over the documented views
+(`pipeline query`) and the period's rated records as a Parquet file (`pipeline export rated`).
+
+Read-only three ways, each closing a different door: the DuckDB file is opened read_only (no
+write reaches the warehouse), only one plain query statement is accepted (no COPY ... TO,
+ATTACH, SET, INSTALL, PRAGMA), and external access is switched off for the connection (a
+SELECT could otherwise read any file on the machine with `read_csv('/etc/...')`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .errors import UsageError
+from .invoice import period_bounds
+from .outfile import atomic_path
+
+ALLOWED = "SELECT, WITH ... SELECT, FROM ..., VALUES, DESCRIBE, SHOW or SUMMARIZE"
+
+
+def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """Accept `sql` only if it is one query statement; else a UsageError saying what is.
+
+    DuckDB's own parser decides the statement type, so comments, string literals and
+    `WITH` prefixes cannot disguise a write. DESCRIBE, SHOW and SUMMARIZE parse as SELECT.
+    """
+    try:
+        statements = con.extract_statements(sql)
+    except duckdb.ParserException as exc:
+        raise UsageError(f"query does not parse: {_first_line(exc)}") from None
+    if not statements:
+        raise UsageError("the query is empty", f"give one {ALLOWED} statement")
+    if len(statements) != 1:
+        raise UsageError(
+            f"give exactly one statement; got {len(statements)}",
+            "run each statement with its own `pipeline query`",
+        )
+    statement = statements[0]
+    if statement.type != duckdb.StatementType.SELECT:
+        kind = statement.type.name
+        raise UsageError(
+            f"`pipeline query` is read-only: a {kind} statement is not allowed",
+            f"use {ALLOWED}",
+        )
+
+
+def lock_down(con: duckdb.DuckDBPyConnection) -> None:
+    """No file or network access for the rest of this connection's life: the query sees the
+    warehouse's tables and views only. DuckDB refuses to switch this back on."""
+    con.execute("SET enable_external_access = false")
+
+
+def run_query(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Column names and rows of one read-only query."""
+    check_read_only(con, sql)
+    lock_down(con)
+    try:
+        result = con.execute(sql)
+    except duckdb.PermissionException:
+        raise UsageError(
+            "query failed: `pipeline query` reads the warehouse only, not files",
+            "to join other data, open the warehouse file read-only with DuckDB itself",
+        ) from None
+    except duckdb.Error as exc:
+        # The statement is the user's own: an unknown column or a division by zero is a
+        # mistake to fix in it, not a warehouse failure.
+        raise UsageError(
+            f"query failed: {_first_line(exc)}",
+            'list the views with `pipeline query "SHOW TABLES"`; their columns: docs/cli.md',
+        ) from None
+    columns = [d[0] for d in result.description or []]
+    return columns, result.fetchall()
+
+
+RATED_SQL = "SELECT * FROM rated_records WHERE period = ? ORDER BY time, source, id, uid"
+
+
+def export_rated(con: duckdb.DuckDBPyConnection, period: str, out: str | Path) -> int:
+    """Write the period's rated records (view `rated_records`) to Parquet at `out`,
+    atomically; return how many. Decimal columns stay decimal (money is never a float)."""
+    period_bounds(period)
+    table = _utc(con.sql(RATED_SQL, params=[period]).to_arrow_table())
+    with atomic_path(out) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+    return table.num_rows
+
+
+def _utc(table: pa.Table) -> pa.Table:
+    """Mark timestamps as UTC (they are: the warehouse keeps every time in UTC), so Parquet
+    readers do not take them for local time. Arrow relabels without shifting the values."""
+    fields = [
+        f.with_type(pa.timestamp(f.type.unit, tz="UTC")) if pa.types.is_timestamp(f.type) else f
+        for f in table.schema
+    ]
+    return table.cast(pa.schema(fields, metadata=table.schema.metadata))
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0]

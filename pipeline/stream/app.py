@@ -1,0 +1,62 @@
+"""The faust app of the streaming worker: settings and topic declarations, no processing.
+
+Agents (the worker) attach to the app this factory returns, so tests can build an app against any
+broker, and `agent.test_context()` tests can build one with no broker at all.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import faust
+
+from .messages import RAW_PARTITIONS, RAW_TOPIC
+
+DEFAULT_GROUP = "pipeline"
+
+
+def make_app(
+    broker_url: str, *, data_dir: Path, worker_id: str = "1", group_id: str = DEFAULT_GROUP
+) -> faust.App:
+    """A faust app consuming `events.raw` as consumer group `group_id`.
+
+    Give each warehouse its own `group_id`: workers of one group share the partitions, so two
+    warehouses in one group would each receive only part of the records. `worker_id` names this
+    worker's connection in broker logs. faust keeps its small local state under `data_dir`.
+    """
+    return faust.App(
+        group_id,
+        broker=broker_url,
+        broker_client_id=f"{group_id}-worker-{worker_id}",
+        datadir=str(data_dir),
+        # faust's defaults (60 s session, 3 s heartbeat) make the first group join and every
+        # rejoin after a crashed worker wait tens of seconds on a one-broker dev setup.
+        broker_session_timeout=6,
+        broker_heartbeat_interval=0.5,
+        broker_rebalance_timeout=6,
+        # A new group starts at the beginning; the worker then seeks to the offsets stored in
+        # the warehouse, which are the ones that count (they commit with the records).
+        consumer_auto_offset_reset="earliest",
+        consumer_max_fetch_size=4 * 1024 * 1024,  # 1 MiB default = ~4k records per fetch
+        stream_buffer_maxsize=16_384,  # let `take(1000)` fill without waiting on back-pressure
+        store="memory://",  # no tables: the warehouse is the only state
+        topic_partitions=RAW_PARTITIONS,
+        web_enabled=False,  # one web port per worker would clash in tests; metrics go elsewhere
+    )
+
+
+def raw_topic(app: faust.App) -> faust.TopicT:
+    """`events.raw` as the app sees it: raw bytes in, see `messages.py` for the format.
+
+    `internal=True` makes faust create it with our partition count: faust creates only internal
+    topics, and a broker auto-creates any other one on first use with its own default (Tansu: 4).
+    """
+    return app.topic(
+        RAW_TOPIC,
+        partitions=RAW_PARTITIONS,
+        internal=True,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+    )

@@ -1,0 +1,124 @@
+"""Rows for people and for other programs: an aligned text table, JSON or CSV.
+
+Used by the analysts' commands (`query`, `flags list`, `flags history`); the contract's
+exports print their own fixed JSON (exports.py) and do not go through here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Sequence
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from .errors import UsageError
+
+FORMATS = ("table", "json", "csv")
+MAX_CELL = 60
+"""A table cell longer than this is cut (with `…`): one raw record would otherwise push every
+other column off the screen. JSON and CSV always carry the whole value."""
+
+
+def plain(value: Any) -> Any:
+    """A DuckDB value as JSON can carry it. Decimals become strings so money stays exact
+    (0.35 must not turn into 0.34999999999999998); times become ISO 8601 text."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", errors="backslashreplace")
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, timedelta):
+        return str(value)
+    return str(value)
+
+
+def text(value: Any) -> str:
+    """One cell as text (table and CSV): nested values as JSON, NULL as the empty string,
+    timestamps as `2026-10-03 12:00:07.250000` (UTC, to the microsecond)."""
+    if isinstance(value, datetime):
+        return str(value)
+    value = plain(value)
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def as_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """An aligned text table with a row count; numbers right-aligned."""
+    numeric = [
+        all(isinstance(r[i], int | float | Decimal) and not isinstance(r[i], bool)
+            for r in rows if r[i] is not None)
+        for i in range(len(columns))
+    ]
+    cells = [[_cut(text(v)) if v is not None else "NULL" for v in r] for r in rows]
+    widths = [
+        max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)
+    ]
+
+    def line(values: Sequence[str], align: bool) -> str:
+        parts = [
+            v.rjust(w) if align and numeric[i] else v.ljust(w)
+            for i, (v, w) in enumerate(zip(values, widths, strict=True))
+        ]
+        return "  ".join(parts).rstrip()
+
+    out = [line(columns, False), line(["-" * w for w in widths], False)]
+    out += [line(r, True) for r in cells]
+    out.append(f"({len(rows)} row{'' if len(rows) == 1 else 's'})")
+    return "\n".join(out)
+
+
+def _cut(s: str) -> str:
+    s = s.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
+    return s if len(s) <= MAX_CELL else s[: MAX_CELL - 1] + "…"
+
+
+def as_json(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A JSON array of objects keyed by column name."""
+    seen: set[str] = set()
+    for c in columns:
+        if c in seen:
+            raise UsageError(
+                f"column name `{c}` appears twice; JSON objects need distinct keys",
+                "give each column its own alias (`... AS name`)",
+            )
+        seen.add(c)
+    objects = [{c: plain(v) for c, v in zip(columns, r, strict=True)} for r in rows]
+    return json.dumps(objects, indent=1, ensure_ascii=False)
+
+
+def as_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """RFC 4180 CSV with a header row; NULL is an empty cell."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows([text(v) for v in r] for r in rows)
+    return buf.getvalue().rstrip("\n")
+
+
+def render(fmt: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """Rows in one of FORMATS."""
+    if fmt == "table":
+        return as_table(columns, rows)
+    if fmt == "json":
+        return as_json(columns, rows)
+    if fmt == "csv":
+        return as_csv(columns, rows)
+    raise UsageError(f"unknown format `{fmt}`; expected one of {', '.join(FORMATS)}")
