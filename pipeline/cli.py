@@ -36,6 +36,9 @@ rules_option = click.option(
     help="Rule directory: plans/*.yaml, accounts.yaml, slas.yaml, fraud.yaml.",
 )
 period_option = click.option("--period", required=True, help="Billing period, YYYY-MM (UTC month).")
+bill_period_option = click.option(
+    "--period", required=True, help="Billing period, YYYY-MM (UTC month), or `all` (every period with usage)."
+)
 metrics_file_option = click.option(
     "--metrics-file",
     default=None,
@@ -88,6 +91,16 @@ def bill(rules_dir: str, warehouse: str, period: str, metrics_file: str | None) 
     from .replay import bill_period
 
     click.echo(bill_period(rules_dir, warehouse, period, metrics_file=metrics_file), err=True)
+
+
+@cli.command()
+@warehouse_option
+def summary(warehouse: str) -> None:
+    """Outcome counts, invoice totals and top fraud reasons, for people."""
+    from .summary import summarize
+
+    with _read(warehouse) as wh:
+        click.echo(summarize(wh.con))
 
 
 @cli.group()

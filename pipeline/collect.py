@@ -229,7 +229,8 @@ def _csv_value_sql(field: str, col: str, type_col: str | None) -> str:
     type_list = ", ".join(f"'{t}'" for t in types)
     return (
         f"CASE WHEN {type_col} IN ({type_list}) AND regexp_full_match({cell}, '{pattern}') "
-        f"THEN json({cell}) ELSE {as_string} END"
+        # JSON forbids leading zeros ("007"): drop them, keeping the exact digits otherwise
+        f"THEN json(regexp_replace({cell}, '^(-?)0+([0-9])', '\\1\\2')) ELSE {as_string} END"
     )
 
 

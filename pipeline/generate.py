@@ -811,15 +811,15 @@ versions:
 accounts:
   - {id: acme, plan: ads-standard, tax_rate: "23", sla: gold, valid_from: "2026-01-01T00:00:00Z"}
   - {id: globex, plan: ads-premium, tax_rate: "8.875", sla: silver,
-     valid_from: "2026-02-10T00:00:00Z"}
+     valid_from: "2026-01-10T00:00:00Z"}
   - {id: hooli, plan: ads-standard, tax_rate: "0"}
   - {id: initech, plan: telco-basic, tax_rate: "23", valid_from: "2026-01-01T00:00:00Z",
-     valid_to: "2026-03-10T00:00:00Z"}
+     valid_to: "2026-03-25T00:00:00Z"}
   - {id: soylent, plan: ads-volume, tax_rate: "19", valid_to: "2026-03-20T00:00:00Z"}
   - {id: stark, plan: telco-basic, tax_rate: "23", sla: net, valid_from: "2026-01-15T00:00:00Z"}
   - {id: umbrella, plan: telco-volume, tax_rate: "20", sla: net}
   - {id: vandelay, plan: ads-standard, tax_rate: "23", sla: gold,
-     valid_from: "2026-03-16T00:00:00Z"}
+     valid_from: "2026-01-20T12:00:00Z"}
 """,
     "slas.yaml": """\
 slas:

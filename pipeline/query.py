@@ -43,8 +43,9 @@ def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
     statement = statements[0]
     if statement.type != duckdb.StatementType.SELECT:
         kind = statement.type.name
+        article = "an" if kind[0] in "AEIOU" else "a"
         raise UsageError(
-            f"`pipeline query` is read-only: a {kind} statement is not allowed",
+            f"`pipeline query` is read-only: {article} {kind} statement is not allowed",
             f"use {ALLOWED}",
         )
 

@@ -3,13 +3,18 @@ into the warehouse) and `bill` (invoices and SLA credits of one period)."""
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
+
+import duckdb
 
 from . import metrics
 from .collect import check_inputs, read_files
 from .exports import reconcile
 from .invoice import build_invoices, period_bounds, store_invoices
 from .rules import load_rules
+from .summary import usage_periods
 from .warehouse import Warehouse, new_run_key
 
 
@@ -45,6 +50,19 @@ def replay_files(
     return f"replayed {summary.records} records from {len(files)} file(s); " + summary_line(counts)
 
 
+def export_rated(con: duckdb.DuckDBPyConnection, path: Path, period: str) -> None:
+    """A period's rated records as Parquet, written to a temporary name and renamed into place
+    (a reader never sees half a file; a crash leaves the previous file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    con.execute(
+        f"COPY (SELECT * FROM rated_records WHERE period = ? ORDER BY uid) TO '{tmp}'"
+        " (FORMAT parquet)",
+        [period],
+    )
+    os.replace(tmp, path)
+
+
 def summary_line(counts: dict) -> str:  # type: ignore[type-arg]
     """`warehouse: input N, rejected N, ...` with the reason maps folded to totals."""
     parts = [f"{k} {sum(v.values()) if isinstance(v, dict) else v}" for k, v in counts.items()]
@@ -54,18 +72,25 @@ def summary_line(counts: dict) -> str:  # type: ignore[type-arg]
 def bill_period(
     rules_dir: str, warehouse: str, period: str, *, metrics_file: str | None = None
 ) -> str:
-    """Bill one period with the given rules, replacing that period's invoices. With
-    `metrics_file`, write the bill's metrics there (textfile format) once it has committed."""
-    period_bounds(period)
+    """Bill one period (or `all`: every period holding usage) with the given rules, replacing
+    those periods' invoices, in one transaction. With `metrics_file`, write billing metrics."""
+    if period != "all":
+        period_bounds(period)
     rules = load_rules(rules_dir)
-    with Warehouse.open(warehouse, write=True) as wh, wh.transaction() as con:
+    billed = []
+    with Warehouse.open(warehouse, write=True) as wh:
         started = time.perf_counter()
-        wh.record_rules(rules, "bill")
-        invoices, availability = build_invoices(con, rules, period)
-        store_invoices(con, period, invoices, availability, rules.digest)
-        if metrics_file is not None:  # read inside the transaction, written once it commits
-            metrics.observe_bill(con, seconds=time.perf_counter() - started)
+        with wh.transaction() as con:
+            wh.record_rules(rules, "bill")
+            periods = usage_periods(con) if period == "all" else [period]
+            for p in periods:
+                invoices, availability = build_invoices(con, rules, p)
+                store_invoices(con, p, invoices, availability, rules.digest)
+                billed.append(f"{p}: {len(invoices)} invoice(s)")
+        for p in periods:
+            export_rated(wh.con, wh.root / "rated" / f"period={p}" / "rated.parquet", p)
+        if metrics_file is not None:
+            metrics.observe_bill(wh.con, seconds=time.perf_counter() - started)
     if metrics_file is not None:
         metrics.write_textfile(metrics_file, metrics.BILL_METRICS)
-    total = sum(i.total for i in invoices)
-    return f"billed {period}: {len(invoices)} invoice(s), totals {total}"
+    return "billed " + ("; ".join(billed) or "nothing: no usage yet")

@@ -62,11 +62,7 @@ def text(value: Any) -> str:
 
 def as_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """An aligned text table with a row count; numbers right-aligned."""
-    numeric = [
-        all(isinstance(r[i], int | float | Decimal) and not isinstance(r[i], bool)
-            for r in rows if r[i] is not None)
-        for i in range(len(columns))
-    ]
+    numeric = [_numeric([r[i] for r in rows if r[i] is not None]) for i in range(len(columns))]
     cells = [[_cut(text(v)) if v is not None else "NULL" for v in r] for r in rows]
     widths = [
         max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)
@@ -83,6 +79,12 @@ def as_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     out += [line(r, True) for r in cells]
     out.append(f"({len(rows)} row{'' if len(rows) == 1 else 's'})")
     return "\n".join(out)
+
+
+def _numeric(values: list[Any]) -> bool:
+    return bool(values) and all(
+        isinstance(v, int | float | Decimal) and not isinstance(v, bool) for v in values
+    )
 
 
 def _cut(s: str) -> str:

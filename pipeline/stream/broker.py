@@ -107,3 +107,20 @@ async def ensure_topics(url: str, topics: Mapping[str, int]) -> None:
                     raise BrokerError(f"cannot create topic {topic!r} at {url}: {message}")
     finally:
         await admin.close()
+
+
+async def cluster_id(url: str) -> str:
+    """The broker's cluster id. A worker stores it with its offsets: a different id means a
+    different log (another cluster, or the memory-only dev broker restarted), where the stored
+    offsets point at other records or none."""
+    from aiokafka import AIOKafkaClient
+    from aiokafka.protocol.metadata import MetadataRequest
+
+    client = AIOKafkaClient(bootstrap_servers=bootstrap_servers(url))
+    await client.bootstrap()
+    try:
+        # No topics asked, none auto-created; v2+ of the response carries the cluster id.
+        response = await client.send(client.get_random_node(), MetadataRequest([]))
+        return str(response.cluster_id)
+    finally:
+        await client.close()

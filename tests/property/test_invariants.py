@@ -1,0 +1,188 @@
+"""Invariants that hold for every input (STYLE.md habit 6), checked with hypothesis over small
+generated input sets (event_strategies.py). Commands run in-process (tests/helpers.py) so an
+example costs a DuckDB transaction, not an interpreter start-up.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import tempfile
+from decimal import Decimal
+from pathlib import Path
+
+from event_strategies import RULES, input_files, valid_events, write_files
+from helpers import (
+    after_second_replay,
+    all_exports,
+    assert_balanced,
+    bill,
+    bill_all,
+    diff_exports,
+    file_records,
+    query,
+    reconcile,
+    replay,
+)
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+FAST = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SLOWER = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _assert_amounts_not_negative(wh: Path) -> None:
+    rows = query(wh, "SELECT count(*) FROM rating WHERE amount < 0 OR rounded_quantity < 0")
+    assert rows[0][0] == 0, "a rated record has a negative amount or quantity"
+
+
+# a. ----------------------------------------------------------------------------------------
+
+
+@FAST
+@given(input_files())
+def test_reconcile_balances_and_counts_every_input_line(files):
+    """Contract 2: every non-blank line / non-empty row is one record with one outcome, and
+    `input` equals the sum of the others."""
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = write_files(Path(tmp) / "in", files)
+        wh = Path(tmp) / "wh"
+        replay(RULES, wh, paths)
+        assert_balanced(reconcile(wh), expected_input=sum(file_records(p) for p in paths))
+        _assert_amounts_not_negative(wh)
+
+
+# b. ----------------------------------------------------------------------------------------
+
+
+@SLOWER
+@given(input_files())
+def test_replaying_the_same_files_again_adds_only_duplicates(files):
+    """Contract 2.2: "replaying a file twice adds only duplicates"; rejected records are rejected
+    again (they never take part in duplicate detection). Same check as contract/check.py."""
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = write_files(Path(tmp) / "in", files)
+        wh = Path(tmp) / "wh"
+        replay(RULES, wh, paths)
+        rec0 = reconcile(wh)
+        replay(RULES, wh, paths)
+        assert reconcile(wh) == after_second_replay(rec0)
+
+
+# c. ----------------------------------------------------------------------------------------
+
+
+@SLOWER
+@given(input_files().filter(lambda fs: len(fs) > 1))
+def test_one_replay_equals_one_replay_per_file(files):
+    """Contract 2.2 / worked example: the order that counts is files in the order given, lines
+    in file order; one `replay` of all files and one per file give the same exports."""
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = write_files(Path(tmp) / "in", files)
+        whole, split = Path(tmp) / "whole", Path(tmp) / "split"
+        replay(RULES, whole, paths)
+        for p in paths:
+            replay(RULES, split, [p])
+        periods = bill_all(RULES, whole)
+        for p in periods:
+            bill(RULES, split, p)
+        a, b = all_exports(whole, periods), all_exports(split, periods)
+        assert diff_exports(b, a) == [], {k: (a.get(k), b.get(k)) for k in diff_exports(b, a)}
+        _assert_amounts_not_negative(whole)
+        for p in periods:
+            for inv in json.loads(a[f"invoices {p}"]):
+                for line in inv["lines"]:
+                    if line["kind"] != "credit":
+                        assert Decimal(line["amount"]) >= 0, inv
+                assert Decimal(inv["total"]) >= 0, inv
+
+
+# d. ----------------------------------------------------------------------------------------
+
+BAD_BYTES = [b"\x00", b"\xff", b"\xc3", b"\xed\xa0\x80", b"\r", b"\r\n", b"\n", b'"', b",",
+             b"{", b"}", b"\x1b", b"\xef\xbb\xbf", b"\\", b"\\u0000", b" "]
+
+
+@st.composite
+def mutated_files(draw):
+    files = draw(input_files(max_lines=8))
+    out = []
+    for name, body in files:
+        data = bytearray(body)
+        for _ in range(draw(st.integers(1, 6))):
+            pos = draw(st.integers(0, len(data)))
+            op = draw(st.sampled_from(["insert", "replace", "delete", "huge", "random"]))
+            if op == "insert":
+                data[pos:pos] = draw(st.sampled_from(BAD_BYTES))
+            elif op == "replace" and pos < len(data):
+                data[pos] = draw(st.integers(0, 255))
+            elif op == "delete":
+                del data[pos:pos + draw(st.integers(1, 40))]
+            elif op == "huge":
+                fill = draw(st.sampled_from([b"a", b"\x00", b"\xff", b'{"x":"', b"[", b","]))
+                data[pos:pos] = fill * (300_000 // len(fill))
+            else:
+                data[pos:pos] = draw(st.binary(min_size=1, max_size=30))
+        out.append((name, bytes(data)))
+    return out
+
+
+@SLOWER
+@given(mutated_files())
+def test_bad_bytes_anywhere_never_crash_a_run(files):
+    """Contract 2: every record ends in exactly one outcome, rejected ones "kept verbatim with a
+    reason code; never silently dropped" - whatever bytes a file holds."""
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = write_files(Path(tmp) / "in", files)
+        wh = Path(tmp) / "wh"
+        replay(RULES, wh, paths)
+        assert_balanced(reconcile(wh), expected_input=sum(file_records(p) for p in paths))
+        stored = query(wh, "SELECT count(*) FROM rejected_records WHERE raw IS NULL")
+        assert stored[0][0] == 0, "a rejected record was not kept verbatim"
+
+
+# e. ----------------------------------------------------------------------------------------
+
+# (subject, plan): initech has telco-basic (per 60, increment 60, minimum 60, destinations,
+# peak); umbrella has telco-volume (increment 1, then increment 6 and minimum 30 from 10-20).
+VOICE_ACCOUNTS = ["initech", "umbrella"]
+DURATIONS = st.one_of(
+    st.integers(0, 200), st.integers(0, 10**6),
+    st.decimals(0, 10_000, places=3, allow_nan=False, allow_infinity=False),
+    st.sampled_from([0, 1, 29, 30, 31, 59, 60, 61, 119, 120, 121, 10**9]),
+)
+
+
+@SLOWER
+@given(
+    subject=st.sampled_from(VOICE_ACCOUNTS),
+    event=valid_events().filter(lambda e: e["type"] == "telecom.voice"),
+    durations=st.lists(DURATIONS, min_size=2, max_size=25),
+)
+def test_cost_never_falls_as_a_voice_call_grows(subject, event, durations):
+    """Contract 3.1 per_unit: q rounded up to `increment`, raised to `minimum`, times a fixed
+    price: for one plan, destination and time, a longer call never costs less, and never < 0."""
+    time, destination = event["time"], event["data"]["destination"]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "voice.jsonl"
+        random.Random(len(durations)).shuffle(durations)
+        lines = [
+            json.dumps({"specversion": "1.0", "id": f"v{i}", "source": "msc", "type":
+                        "telecom.voice", "time": time, "subject": subject,
+                        "data": {"subscriber": "s", "destination": destination,
+                                 "duration_s": "DURATION"}}).replace('"DURATION"', str(d))
+            for i, d in enumerate(durations)  # the number written as drawn (exact decimals)
+        ]
+        path.write_text("\n".join(lines) + "\n")
+        wh = Path(tmp) / "wh"
+        replay(RULES, wh, [path])
+        rec = reconcile(wh)
+        assert_balanced(rec, expected_input=len(durations))
+        rows = query(wh, "SELECT quantity, rounded_quantity, amount FROM rated_records"
+                         " WHERE type = 'telecom.voice' ORDER BY quantity, amount")
+        # Either every call is rated or none is (one plan, time and destination for all).
+        assert len(rows) in (0, len(durations)), rec
+        for q, rq, amount in rows:
+            assert amount >= 0 and rq >= q, (q, rq, amount)
+        for (q1, rq1, a1), (q2, rq2, a2) in zip(rows, rows[1:]):
+            assert rq1 <= rq2 and a1 <= a2, f"duration {q1} -> {a1} but longer {q2} -> {a2}"
