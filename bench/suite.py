@@ -160,7 +160,7 @@ def busiest_period(jsonl: list[str]) -> str:
     """The UTC month with the most records, read from the files (for `--data`)."""
     sql = (
         "SELECT substr(time, 1, 7) AS p FROM read_json(?, format = 'newline_delimited',"
-        " ignore_errors = true, columns = {time: 'VARCHAR'})"
+        " records = true, ignore_errors = true, columns = {time: 'VARCHAR'})"
         " WHERE regexp_matches(time, '^\\d{4}-\\d\\d-')"
         " GROUP BY p ORDER BY count(*) DESC, p LIMIT 1"
     )

@@ -37,7 +37,9 @@ rules_option = click.option(
 )
 period_option = click.option("--period", required=True, help="Billing period, YYYY-MM (UTC month).")
 bill_period_option = click.option(
-    "--period", required=True, help="Billing period, YYYY-MM (UTC month), or `all` (every period with usage)."
+    "--period",
+    required=True,
+    help="Billing period, YYYY-MM (UTC month), or `all` (every period with usage).",
 )
 metrics_file_option = click.option(
     "--metrics-file",
@@ -144,9 +146,7 @@ def export_invoices(warehouse: str, period: str) -> None:
     default=None,
     help="Write to this file (atomically) instead of standard output.",
 )
-def export_statement(
-    warehouse: str, period: str, account: str, fmt: str, out: str | None
-) -> None:
+def export_statement(warehouse: str, period: str, account: str, fmt: str, out: str | None) -> None:
     """An advertiser's click and impression statement for one period."""
     from .invoice import period_bounds
 
@@ -282,7 +282,9 @@ def main(argv: list[str] | None = None) -> None:
         if debug:
             traceback.print_exc()
         first = str(exc).splitlines()[0]
-        click.echo(f"error: warehouse operation failed: {first} (run with --debug for details)", err=True)
+        click.echo(
+            f"error: warehouse operation failed: {first} (run with --debug for details)", err=True
+        )
         sys.exit(EXIT_INTERNAL)
     except (OSError, MemoryError) as exc:
         if debug:
@@ -293,6 +295,3 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
-
-
-

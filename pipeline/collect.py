@@ -289,7 +289,9 @@ def _render_parquet_docs(table: pa.Table) -> pa.Array:
         if kinds[col] == "plain":
             return f"to_json({col})"
         # Any other Arrow type is of no field's type: render it so every check fails.
-        return f"CASE WHEN {col} IS NULL THEN NULL ELSE json_object('unsupported', '{kinds[col]}') END"
+        return (
+            f"CASE WHEN {col} IS NULL THEN NULL ELSE json_object('unsupported', '{kinds[col]}') END"
+        )
 
     expr = _json_object_sql(col_of, value)
     docs = con.sql(f"SELECT {expr} AS doc FROM t").to_arrow_table().column("doc")

@@ -1,8 +1,14 @@
 """Correlation: duplicates (contract 2.2) and assembly of partial sessions (2.3), in SQL.
 
-Both are functions of everything ingested, ordered by input order (run_key, file_idx, line),
-so they give the same answer whether records arrived in one replay, one per file, or through
-the stream in any partition order.
+Both are functions of everything ingested, ordered by input order (run_key, file_idx, line), so
+they give the same answer whether records arrived in one replay, one per file, or through the
+stream in any partition order.
+
+Incremental: only records that share a key with the new ones (eid > `since`) are re-judged —
+the same (source, id), the same session part, the same session — each over its complete key
+group, so the answer equals a full rebuild (which is the same code with `since` = 0). It leaves
+`u_old`/`u_new`/`u_chg` (usage ids before, after, and either) and `usage_gone` (the replaced
+usage rows) as temp tables for the fraud and rating steps.
 """
 
 from __future__ import annotations
@@ -14,57 +20,82 @@ from .fields import USAGE_TYPES
 _ORDER = "run_key, file_idx, line"
 _USAGE_IN = ", ".join(f"'{t}'" for t in USAGE_TYPES)
 
-# The first record with a (source, id) wins; among the winners that are session parts, the first
-# with a (subject, type, session.id, session.seq) wins. A non-duplicate usage record belongs to
-# itself; a session part to its session, named by the eid of its first-ingested part.
-STATE_SQL = f"""
-INSERT INTO event_state
-WITH by_id AS (
-  SELECT eid, run_key, file_idx, line, type, subject, session_id, session_seq,
-         row_number() OVER (PARTITION BY source, id ORDER BY {_ORDER}) = 1 AS first_id
-  FROM events
-), by_part AS (
-  SELECT *, CASE WHEN first_id AND session_id IS NOT NULL
-                 THEN row_number() OVER (
-                        PARTITION BY first_id AND session_id IS NOT NULL,
-                                     subject, type, session_id, session_seq
-                        ORDER BY {_ORDER}) = 1
-                 ELSE first_id END AS keep
-  FROM by_id
-)
-SELECT eid, NOT keep,
-       CASE WHEN NOT keep OR type NOT IN ({_USAGE_IN}) THEN NULL
-            WHEN session_id IS NULL THEN eid
-            ELSE min(eid) OVER (PARTITION BY keep, subject, type, session_id) END
-FROM by_part
-"""
+STEPS = [
+    # Records sharing a (source, id) with a new one: the first in input order wins.
+    "CREATE OR REPLACE TEMP TABLE k_id AS SELECT DISTINCT source, id FROM events WHERE eid > $since",
+    f"""CREATE OR REPLACE TEMP TABLE d1 AS
+    SELECT e.eid, e.run_key, e.file_idx, e.line, e.type, e.subject, e.session_id, e.session_seq,
+           row_number() OVER (PARTITION BY e.source, e.id ORDER BY {_ORDER}) = 1 AS first_id
+    FROM events e SEMI JOIN k_id USING (source, id)""",
+    # Session parts sharing a part key with those: among (source, id) winners, the first wins.
+    """CREATE OR REPLACE TEMP TABLE k_part AS
+    SELECT DISTINCT subject, type, session_id, session_seq FROM d1 WHERE session_id IS NOT NULL""",
+    f"""CREATE OR REPLACE TEMP TABLE d AS
+    WITH parts AS (
+      SELECT e.eid, e.run_key, e.file_idx, e.line, e.type, e.subject, e.session_id,
+             e.session_seq, coalesce(d1.first_id, st.first_id) AS first_id
+      FROM events e SEMI JOIN k_part USING (subject, type, session_id, session_seq)
+      LEFT JOIN d1 USING (eid) LEFT JOIN event_state st USING (eid)
+    )
+    SELECT eid, type, subject, session_id, first_id,
+           first_id AND row_number() OVER (
+             PARTITION BY first_id, subject, type, session_id, session_seq ORDER BY {_ORDER}) = 1
+           AS keep
+    FROM parts
+    UNION ALL
+    SELECT eid, type, subject, session_id, first_id, first_id FROM d1 WHERE session_id IS NULL""",
+    # Every part of a touched session: a session is named by its first-ingested kept part.
+    """CREATE OR REPLACE TEMP TABLE k_sess AS
+    SELECT DISTINCT subject, type, session_id FROM d WHERE session_id IS NOT NULL""",
+    f"""CREATE OR REPLACE TEMP TABLE a AS
+    WITH sess AS (
+      SELECT e.eid, e.type, e.subject, e.session_id,
+             coalesce(d.first_id, st.first_id) AS first_id, coalesce(d.keep, NOT st.dup) AS keep
+      FROM events e SEMI JOIN k_sess USING (subject, type, session_id)
+      LEFT JOIN d USING (eid) LEFT JOIN event_state st USING (eid)
+    )
+    SELECT eid, first_id, NOT keep AS dup,
+           CASE WHEN keep THEN min(eid) OVER (PARTITION BY keep, subject, type, session_id) END
+           AS uid
+    FROM sess
+    UNION ALL
+    SELECT eid, first_id, NOT keep, CASE WHEN keep AND type IN ({_USAGE_IN}) THEN eid END
+    FROM d WHERE session_id IS NULL""",
+    # Replace the affected records' state; note which usage records change.
+    """CREATE OR REPLACE TEMP TABLE u_old AS
+    SELECT DISTINCT st.uid FROM event_state st SEMI JOIN a USING (eid) WHERE st.uid IS NOT NULL""",
+    "DELETE FROM event_state WHERE eid IN (SELECT eid FROM a)",
+    "INSERT INTO event_state SELECT eid, first_id, dup, uid FROM a",
+    "CREATE OR REPLACE TEMP TABLE u_new AS SELECT DISTINCT uid FROM a WHERE uid IS NOT NULL",
+    "CREATE OR REPLACE TEMP TABLE u_chg AS SELECT uid FROM u_old UNION SELECT uid FROM u_new",
+    "CREATE OR REPLACE TEMP TABLE usage_gone AS SELECT * FROM usage SEMI JOIN u_chg USING (uid)",
+    "DELETE FROM usage WHERE uid IN (SELECT uid FROM u_chg)",
+    # Usage records: a single record copies its event; a session takes the time and destination
+    # of its earliest part (by time, then seq) and the sum of its parts' quantities.
+    """INSERT INTO usage
+    SELECT e.eid, e.type, e.subject, e.source, e.id, e.time, strftime(e.time, '%Y-%m'),
+           e.quantity, e.destination, e.campaign, e.ip, e.user_agent, e.impression_id,
+           NULL, 1, NULL
+    FROM events e JOIN a ON a.eid = e.eid AND a.uid = e.eid
+    WHERE e.session_id IS NULL""",
+    """INSERT INTO usage
+    SELECT uid, any_value(type), any_value(subject),
+           arg_min(source, (time, session_seq)), arg_min(id, (time, session_seq)),
+           min(time), strftime(min(time), '%Y-%m'), sum(quantity),
+           arg_min_null(destination, (time, session_seq)), NULL, NULL, NULL, NULL,
+           any_value(session_id), count(*)::INTEGER,
+           count(*) = max(session_seq) AND bool_or(session_last AND session_seq = max_seq)
+    FROM (SELECT e.*, a.uid, max(e.session_seq) OVER (PARTITION BY a.uid) AS max_seq
+          FROM events e JOIN a USING (eid)
+          WHERE a.uid IS NOT NULL AND e.session_id IS NOT NULL)
+    GROUP BY uid""",
+]
 
-# Usage records: singles copy their event; a session takes the time and destination of its
-# earliest part (by time, then seq) and the sum of its parts' quantities.
-USAGE_SQL = """
-INSERT INTO usage
-SELECT e.eid, e.type, e.subject, e.source, e.id, e.time, strftime(e.time, '%Y-%m'), e.quantity,
-       e.destination, e.campaign, e.ip, e.user_agent, e.impression_id, NULL, 1, NULL
-FROM events e JOIN event_state s ON s.eid = e.eid AND s.uid = e.eid
-WHERE e.session_id IS NULL;
 
-INSERT INTO usage
-SELECT uid, any_value(type), any_value(subject),
-       arg_min(source, (time, session_seq)), arg_min(id, (time, session_seq)),
-       min(time), strftime(min(time), '%Y-%m'), sum(quantity),
-       arg_min_null(destination, (time, session_seq)), NULL, NULL, NULL, NULL,
-       any_value(session_id), count(*)::INTEGER,
-       count(*) = max(session_seq) AND bool_or(session_last AND session_seq = max_seq)
-FROM (SELECT e.*, s.uid, max(e.session_seq) OVER (PARTITION BY s.uid) AS max_seq
-      FROM events e JOIN event_state s USING (eid)
-      WHERE s.uid IS NOT NULL AND e.session_id IS NOT NULL)
-GROUP BY uid;
-"""
-
-
-def correlate(con: duckdb.DuckDBPyConnection) -> None:
-    """Rebuild duplicate marks and usage records from `events`."""
-    con.execute("DELETE FROM event_state")
-    con.execute("DELETE FROM usage")
-    con.execute(STATE_SQL)
-    con.execute(USAGE_SQL)
+def correlate(con: duckdb.DuckDBPyConnection, since: int) -> None:
+    """Re-judge duplicates and rebuild the usage records that records after eid `since` touch."""
+    for sql in STEPS:
+        if "$since" in sql:
+            con.execute(sql, {"since": since})
+        else:
+            con.execute(sql)

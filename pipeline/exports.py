@@ -32,8 +32,15 @@ def reconcile(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     rows = con.execute(
         "SELECT outcome, reason, count(*) FROM record_outcomes GROUP BY ALL ORDER BY ALL"
     ).fetchall()
-    out: dict[str, Any] = {"input": 0, "rejected": {}, "duplicate": 0, "rated": 0,
-                           "invalid": {}, "unbilled": {}, "quality": 0}
+    out: dict[str, Any] = {
+        "input": 0,
+        "rejected": {},
+        "duplicate": 0,
+        "rated": 0,
+        "invalid": {},
+        "unbilled": {},
+        "quality": 0,
+    }
     for outcome, reason, n in rows:
         out["input"] += n
         if isinstance(out[outcome], dict):

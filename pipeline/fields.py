@@ -55,7 +55,13 @@ USAGE_TYPES = ("ad.click", "ad.impression", "telecom.data", "telecom.sms", "tele
 SESSION_FIELDS = (Field("id", "str"), Field("seq", "integer"), Field("last", "bool"))
 
 # The scalar kind a CSV cell of each `data.*` column is read as, and the types it belongs to.
-_CSV_KIND = {"e164": "str", "state": "str", "number": "number", "integer": "integer", "bool": "bool"}
+_CSV_KIND = {
+    "e164": "str",
+    "state": "str",
+    "number": "number",
+    "integer": "integer",
+    "bool": "bool",
+}
 
 
 def _csv_fields() -> dict[str, tuple[tuple[str, ...], str]]:

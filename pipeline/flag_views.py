@@ -20,8 +20,18 @@ REASONS = ("bot_user_agent", "orphan_click", "duplicate_click", "ip_velocity")
 STATUSES = ("open", "dismissed", "confirmed")
 
 LIST_COLUMNS = (
-    "source", "id", "type", "subject", "campaign", "period", "time", "reason", "status",
-    "note", "reviewer", "reviewed_at",
+    "source",
+    "id",
+    "type",
+    "subject",
+    "campaign",
+    "period",
+    "time",
+    "reason",
+    "status",
+    "note",
+    "reviewer",
+    "reviewed_at",
 )
 HISTORY_COLUMNS = ("seq", "reviewed_at", "reviewer", "source", "id", "status", "reason", "note")
 

@@ -1,7 +1,8 @@
 """The four fraud rules (contract 2.4) over usage records, in order; first rule wins.
 
 Pure SQL over the `usage` table (everything ingested, duplicates already out), parameterised by
-the fraud settings. Analysts' reviews are not applied here: a dismissed flag is still a flag;
+the fraud settings. Incremental: only the ads whose groups changed are re-judged, each rule over
+its complete group ((subject, impression_id) for rules 2-3, (ip, UTC minute) for rule 4). Analysts' reviews are not applied here: a dismissed flag is still a flag;
 the views decide what a dismissal changes.
 """
 
@@ -19,47 +20,87 @@ def _window_us(window_s: Decimal) -> int:
     return int(window_s * 1_000_000)
 
 
-FRAUD_SQL = """
+# Ads whose marks can change: any ad usage record that changed (`u_chg`, before or after), the
+# clicks of the same (subject, impression_id) or on an impression of the same (subject, id),
+# and the clicks of the same (ip, UTC minute).
+SCOPE_SQL = """
+CREATE OR REPLACE TEMP TABLE fraud_touched AS
+SELECT type, subject, id, impression_id, ip, time FROM usage_gone
+WHERE type IN ('ad.click', 'ad.impression')
+UNION ALL
+SELECT type, subject, id, impression_id, ip, time FROM usage SEMI JOIN u_new USING (uid)
+WHERE type IN ('ad.click', 'ad.impression');
+
+CREATE OR REPLACE TEMP TABLE fk_pair AS
+SELECT DISTINCT subject, CASE WHEN type = 'ad.click' THEN impression_id ELSE id END AS imp
+FROM fraud_touched;
+
+CREATE OR REPLACE TEMP TABLE fk_minute AS
+SELECT DISTINCT ip, date_trunc('minute', time) AS minute FROM fraud_touched WHERE type = 'ad.click';
+
+-- every click in a touched (subject, impression_id) group or (ip, minute) group
+CREATE OR REPLACE TEMP TABLE f_clicks AS
+SELECT u.* FROM usage u JOIN fk_pair k ON k.subject = u.subject AND k.imp = u.impression_id
+WHERE u.type = 'ad.click'
+UNION
+SELECT u.* FROM usage u JOIN fk_minute m ON m.ip = u.ip AND m.minute = date_trunc('minute', u.time)
+WHERE u.type = 'ad.click';
+"""
+
+# The four rules over the scope, each over its complete group.
+JUDGE_SQL = """
 INSERT INTO fraud
-WITH ads AS (
-  SELECT uid, type, subject, source, id, time, ip, user_agent, impression_id
-  FROM usage WHERE type IN ('ad.click', 'ad.impression')
-), r1 AS (
-  SELECT *, len(list_filter($bots, lambda p: contains(lower(user_agent), p))) > 0 AS bot
-  FROM ads
+WITH grp AS (     -- rule 3 needs every click of the scope's (subject, impression_id) groups
+  SELECT u.* FROM usage u SEMI JOIN (SELECT DISTINCT subject, impression_id FROM f_clicks) g
+    USING (subject, impression_id)
+  WHERE u.type = 'ad.click'
+), imps AS (
+  SELECT u.uid, u.subject, u.id, u.time, u.user_agent FROM usage u
+  SEMI JOIN (SELECT DISTINCT subject, impression_id AS id FROM grp) k USING (subject, id)
+  WHERE u.type = 'ad.impression'
 ), attributed AS (
-  SELECT DISTINCT c.uid
-  FROM ads c JOIN ads i
-    ON i.type = 'ad.impression' AND c.type = 'ad.click'
-   AND i.subject = c.subject AND i.id = c.impression_id
+  SELECT DISTINCT c.uid FROM grp c JOIN imps i
+    ON i.subject = c.subject AND i.id = c.impression_id
    AND i.time BETWEEN c.time - to_microseconds($window_us) AND c.time
-), r2 AS (
-  SELECT r1.*, type = 'ad.click' AND NOT bot AND a.uid IS NULL AS orphan
-  FROM r1 LEFT JOIN attributed a USING (uid)
+), r12 AS (
+  SELECT g.*, len(list_filter($bots, lambda p: contains(lower(g.user_agent), p))) > 0 AS bot,
+         a.uid IS NULL AS unattributed
+  FROM grp g LEFT JOIN attributed a USING (uid)
 ), r3 AS (
-  SELECT *, CASE WHEN type = 'ad.click' AND NOT bot AND NOT orphan THEN
-           row_number() OVER (PARTITION BY type = 'ad.click' AND NOT bot AND NOT orphan,
-                                           subject, impression_id
+  SELECT *, NOT bot AND unattributed AS orphan,
+         CASE WHEN NOT bot AND NOT unattributed THEN
+           row_number() OVER (PARTITION BY NOT bot AND NOT unattributed, subject, impression_id
                               ORDER BY time, source, id) > 1
          ELSE false END AS dup_click
-  FROM r2
-), r4 AS (
-  SELECT *, CASE WHEN type = 'ad.click'
-           THEN count(*) OVER (PARTITION BY type, ip, date_trunc('minute', time)) > $max_clicks
-           ELSE false END AS burst
-  FROM r3
+  FROM r12
+), burst AS (      -- rule 4 counts every click of the (ip, minute), marked or not
+  SELECT u.ip, date_trunc('minute', u.time) AS minute, count(*) > $max_clicks AS burst
+  FROM usage u SEMI JOIN (SELECT DISTINCT ip, date_trunc('minute', time) AS minute FROM f_clicks) m
+    ON m.ip = u.ip AND m.minute = date_trunc('minute', u.time)
+  WHERE u.type = 'ad.click' GROUP BY ALL
+), clicks AS (
+  SELECT r3.uid, CASE WHEN bot THEN 'bot_user_agent' WHEN orphan THEN 'orphan_click'
+                      WHEN dup_click THEN 'duplicate_click'
+                      WHEN b.burst THEN 'ip_velocity' END AS reason
+  FROM r3 SEMI JOIN f_clicks USING (uid)
+  LEFT JOIN burst b ON b.ip = r3.ip AND b.minute = date_trunc('minute', r3.time)
 )
-SELECT uid, CASE WHEN bot THEN 'bot_user_agent' WHEN orphan THEN 'orphan_click'
-                 WHEN dup_click THEN 'duplicate_click' ELSE 'ip_velocity' END
-FROM r4 WHERE bot OR orphan OR dup_click OR burst
+SELECT uid, reason FROM clicks WHERE reason IS NOT NULL
+UNION ALL
+SELECT uid, 'bot_user_agent' FROM usage SEMI JOIN u_new USING (uid)
+WHERE type = 'ad.impression'
+  AND len(list_filter($bots, lambda p: contains(lower(user_agent), p))) > 0
 """
 
 
 def judge_fraud(con: duckdb.DuckDBPyConnection, settings: FraudSettings) -> None:
-    """Rebuild the `fraud` table from `usage` with the given thresholds."""
-    con.execute("DELETE FROM fraud")
+    """Re-judge the ads the last correlation touched (see correlate: `u_new`, `usage_gone`)."""
+    con.execute(SCOPE_SQL)
     con.execute(
-        FRAUD_SQL,
+        "DELETE FROM fraud WHERE uid IN (SELECT uid FROM u_chg UNION SELECT uid FROM f_clicks)"
+    )
+    con.execute(
+        JUDGE_SQL,
         {
             "bots": [p.lower() for p in settings.bot_user_agents],
             "window_us": _window_us(settings.attribution_window_s),

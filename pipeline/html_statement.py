@@ -21,8 +21,20 @@ from . import exports
 from .invoice import period_bounds
 from .ruleset import RuleSet
 
-MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
-          "September", "October", "November", "December")
+MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 
 REASON_TEXT = {
     "bot_user_agent": "the browser identified itself as a bot or crawler",
@@ -135,6 +147,7 @@ CSS = """
 :root { --billable: #2563eb; --invalid: #e4572e; --ink: #1f2933; --muted: #616e7c;
         --rule: #d9dee4; --band: #f4f6f8; }
 * { box-sizing: border-box; }
+header, main, footer { max-width: 1100px; }
 body { margin: 0; padding: 28px 36px; color: var(--ink); background: #fff;
        font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Liberation Sans",
        "DejaVu Sans", Arial, sans-serif; }
@@ -177,7 +190,7 @@ dl.reasons { display: grid; grid-template-columns: max-content 1fr; gap: 2px 14p
              font-size: 12px; color: var(--muted); }
 dl.reasons dt { font-family: "DejaVu Sans Mono", "Liberation Mono", monospace; }
 dl.reasons dd { margin: 0; }
-footer { margin-top: 28px; font-size: 12px; color: var(--muted); max-width: 1100px; }
+footer { margin-top: 28px; font-size: 12px; color: var(--muted); }
 @media print { body { padding: 0; } }
 """
 
@@ -232,9 +245,7 @@ def _reasons(statement: dict[str, Any]) -> str:
     seen = sorted({r for c in statement["campaigns"] for r in c["invalid_clicks"]})
     if not seen:
         return ""
-    items = "".join(
-        f"<dt>{escape(r)}</dt><dd>{escape(REASON_TEXT.get(r, r))}</dd>" for r in seen
-    )
+    items = "".join(f"<dt>{escape(r)}</dt><dd>{escape(REASON_TEXT.get(r, r))}</dd>" for r in seen)
     return f'<dl class="reasons">{items}</dl>'
 
 

@@ -56,8 +56,10 @@ def period_bounds(period: str) -> tuple[datetime, datetime]:
         start = datetime.strptime(period, "%Y-%m").replace(tzinfo=UTC)
     except ValueError:
         raise UsageError(f"period `{period}` is not YYYY-MM (e.g. 2026-10)") from None
-    end = start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(
-        month=start.month + 1
+    end = (
+        start.replace(year=start.year + 1, month=1)
+        if start.month == 12
+        else start.replace(month=start.month + 1)
     )
     return start, end
 
@@ -86,7 +88,9 @@ FROM rated_records WHERE period = ? GROUP BY ALL ORDER BY ALL
 """
 
 
-def _usage_lines(con: duckdb.DuckDBPyConnection, rules: RuleSet, period: str) -> dict[str, list[Line]]:
+def _usage_lines(
+    con: duckdb.DuckDBPyConnection, rules: RuleSet, period: str
+) -> dict[str, list[Line]]:
     exact: dict[tuple[str, str], Fraction] = defaultdict(Fraction)
     qty: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for account, type_, plan, version, model, quantity, per_unit in con.execute(
@@ -100,7 +104,7 @@ def _usage_lines(con: duckdb.DuckDBPyConnection, rules: RuleSet, period: str) ->
             charge = rules.plans[plan].versions[version].charges[type_]
             exact[key] += tiered_amount(charge, Fraction(quantity))
     lines: dict[str, list[Line]] = defaultdict(list)
-    for (account, type_) in sorted(qty):
+    for account, type_ in sorted(qty):
         amount = round_money(exact[(account, type_)])
         lines[account].append(Line("usage", amount, type_, qty[(account, type_)]))
     return lines
@@ -112,7 +116,9 @@ def _overlaps(acc: Account, start: datetime, end: datetime) -> bool:
     )
 
 
-def build_invoices(con: duckdb.DuckDBPyConnection, rules: RuleSet, period: str) -> tuple[list[Invoice], dict[str, Availability]]:
+def build_invoices(
+    con: duckdb.DuckDBPyConnection, rules: RuleSet, period: str
+) -> tuple[list[Invoice], dict[str, Availability]]:
     start, end = period_bounds(period)
     usage = _usage_lines(con, rules, period)
     availability = measure(con, rules, start, end)
@@ -121,15 +127,20 @@ def build_invoices(con: duckdb.DuckDBPyConnection, rules: RuleSet, period: str) 
     for n, account in enumerate(billed, start=1):
         acc = rules.accounts[account]
         plan = rules.plans[acc.plan]
-        inv = Invoice(f"INV-{period.replace('-', '')}-{n:05d}", account, plan.currency,
-                      tax_rate=acc.tax_rate)
+        inv = Invoice(
+            f"INV-{period.replace('-', '')}-{n:05d}", account, plan.currency, tax_rate=acc.tax_rate
+        )
         version = plan.version_at(max(start, acc.valid_from or start))
         if version is not None and version.monthly_fee is not None:
             inv.lines.append(Line("fee", round_money(version.monthly_fee)))
         usage_lines = usage.get(account, [])
         inv.lines += usage_lines
         used = sum((ln.amount for ln in usage_lines), Decimal(0))
-        if version is not None and version.minimum_spend is not None and used < version.minimum_spend:
+        if (
+            version is not None
+            and version.minimum_spend is not None
+            and used < version.minimum_spend
+        ):
             inv.lines.append(Line("minimum", round_money(version.minimum_spend - used)))
         if account in availability:
             inv.lines += _credit(availability[account], usage_lines)
@@ -163,11 +174,16 @@ def store_invoices(
     if invoices:
         con.executemany(
             "INSERT INTO invoices VALUES (?, ?, ?, ?, ?, ?, ?, ?, now())",
-            [[period, i.number, i.account, i.currency, i.subtotal, i.tax, i.total, digest]
-             for i in invoices],
+            [
+                [period, i.number, i.account, i.currency, i.subtotal, i.tax, i.total, digest]
+                for i in invoices
+            ],
         )
-    rows = [[period, i.account, n, ln.kind, ln.type, ln.quantity, ln.availability, ln.amount]
-            for i in invoices for n, ln in enumerate(i.lines, start=1)]
+    rows = [
+        [period, i.account, n, ln.kind, ln.type, ln.quantity, ln.availability, ln.amount]
+        for i in invoices
+        for n, ln in enumerate(i.lines, start=1)
+    ]
     if rows:
         con.executemany("INSERT INTO invoice_lines VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
     by_account = {i.account: i for i in invoices}
@@ -175,8 +191,18 @@ def store_invoices(
     for account, av in sorted(availability.items()):
         inv = by_account.get(account)
         lines = [ln for ln in inv.lines if ln.kind == "usage"] if inv else []
-        sla_rows.append([period, account, av.sla.name, av.sla.service,
-                         Decimal(av.downtime_us) / 1_000_000, av.period_us // 1_000_000,
-                         av.shown, av.credit_percent, credit_amount(av, lines)])
+        sla_rows.append(
+            [
+                period,
+                account,
+                av.sla.name,
+                av.sla.service,
+                Decimal(av.downtime_us) / 1_000_000,
+                av.period_us // 1_000_000,
+                av.shown,
+                av.credit_percent,
+                credit_amount(av, lines),
+            ]
+        )
     if sla_rows:
         con.executemany("INSERT INTO sla_availability VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", sla_rows)

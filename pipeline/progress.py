@@ -17,8 +17,15 @@ def with_progress(batches: Iterable[pa.Table], files: list[str]) -> Iterator[pa.
     from tqdm import tqdm
 
     total = sum(os.path.getsize(f) for f in files)
-    with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1 << 20, file=sys.stderr,
-              desc="replay", dynamic_ncols=True) as bar:
+    with tqdm(
+        total=total,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1 << 20,
+        file=sys.stderr,
+        desc="replay",
+        dynamic_ncols=True,
+    ) as bar:
         records = 0
         for batch in batches:
             records += batch.num_rows

@@ -63,10 +63,20 @@ def _charge_row(plan: str, version: int, c: Charge) -> list[object]:
     points = _points(c.price, c) if c.price is not None else [None] * 4
     peak = c.peak
     return [
-        plan, version, c.type, c.model, str(c.per), _dec(c.price), _dec(c.off_peak_factor),
-        bool(c.destinations), _nano(c.increment), _nano(c.minimum),
-        list(peak.days) if peak else None, _time(peak.start if peak else None),
-        _time(peak.end if peak else None), *points,
+        plan,
+        version,
+        c.type,
+        c.model,
+        str(c.per),
+        _dec(c.price),
+        _dec(c.off_peak_factor),
+        bool(c.destinations),
+        _nano(c.increment),
+        _nano(c.minimum),
+        list(peak.days) if peak else None,
+        _time(peak.start if peak else None),
+        _time(peak.end if peak else None),
+        *points,
     ]
 
 
@@ -85,17 +95,35 @@ def write_rule_tables(con: duckdb.DuckDBPyConnection, rules: RuleSet) -> None:
     for plan in rules.plans.values():
         for i, v in enumerate(plan.versions):
             nxt = plan.versions[i + 1].effective_from if i + 1 < len(plan.versions) else None
-            versions.append([plan.name, i, _naive(v.effective_from), _naive(nxt), plan.currency,
-                             plan.timezone, _dec(v.monthly_fee), _dec(v.minimum_spend)])
+            versions.append(
+                [
+                    plan.name,
+                    i,
+                    _naive(v.effective_from),
+                    _naive(nxt),
+                    plan.currency,
+                    plan.timezone,
+                    _dec(v.monthly_fee),
+                    _dec(v.minimum_spend),
+                ]
+            )
             for c in v.charges.values():
                 charges.append(_charge_row(plan.name, i, c))
-                dests += [[plan.name, i, c.type, d.prefix, str(d.price), *_points(d.price, c)]
-                          for d in c.destinations]
-                tiers += [[plan.name, i, c.type, n, _dec(t.up_to), str(t.price)]
-                          for n, t in enumerate(c.tiers)]
-    for table, rows in (("accounts", accounts), ("plan_versions", versions),
-                        ("plan_charges", charges), ("plan_destinations", dests),
-                        ("plan_tiers", tiers)):
+                dests += [
+                    [plan.name, i, c.type, d.prefix, str(d.price), *_points(d.price, c)]
+                    for d in c.destinations
+                ]
+                tiers += [
+                    [plan.name, i, c.type, n, _dec(t.up_to), str(t.price)]
+                    for n, t in enumerate(c.tiers)
+                ]
+    for table, rows in (
+        ("accounts", accounts),
+        ("plan_versions", versions),
+        ("plan_charges", charges),
+        ("plan_destinations", dests),
+        ("plan_tiers", tiers),
+    ):
         if rows:
             marks = ", ".join("?" * len(rows[0]))
             con.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
@@ -114,7 +142,7 @@ WITH base AS (
          c.model, c.per, c.price AS charge_price, c.has_destinations, c.inc_n, c.min_n,
          c.peak_days, c.peak_from, c.peak_to,
          c.kn_peak, c.kd_peak, c.kn_off, c.kd_off
-  FROM usage u
+  FROM usage u SEMI JOIN u_new USING (uid)
   LEFT JOIN accounts a ON a.account = u.subject
   LEFT JOIN plan_versions v ON v.plan = a.plan AND u.time >= v.effective_from
         AND (v.effective_to IS NULL OR u.time < v.effective_to)
@@ -167,6 +195,6 @@ FROM judged
 
 
 def rate(con: duckdb.DuckDBPyConnection) -> None:
-    """Rebuild `rating` from `usage` and the rule tables."""
-    con.execute("DELETE FROM rating")
+    """Price the usage records the last correlation created or changed (`u_new`, `u_chg`)."""
+    con.execute("DELETE FROM rating WHERE uid IN (SELECT uid FROM u_chg)")
     con.execute(RATE_SQL)

@@ -38,7 +38,7 @@ def replay_files(
 
             batches = with_progress(batches, files)
         started = time.perf_counter()
-        summary = wh.ingest(batches, rules, command="replay", run_key=run_key, files=files)
+        summary = wh.ingest(batches, rules, command="replay", files=files)
         seconds = time.perf_counter() - started
         counts = reconcile(wh.con)
         if metrics_file is not None:

@@ -168,10 +168,14 @@ def _decode_charge(d: dict[str, Any]) -> Charge:
         per=Decimal(d["per"]),
         increment=_dec(d.get("increment")),
         minimum=_dec(d.get("minimum")),
-        destinations=tuple(Destination(x["prefix"], Decimal(x["price"])) for x in d["destinations"]),
+        destinations=tuple(
+            Destination(x["prefix"], Decimal(x["price"])) for x in d["destinations"]
+        ),
         peak=None
         if peak is None
-        else Peak(tuple(peak["days"]), time.fromisoformat(peak["start"]), time.fromisoformat(peak["end"])),
+        else Peak(
+            tuple(peak["days"]), time.fromisoformat(peak["start"]), time.fromisoformat(peak["end"])
+        ),
         off_peak_factor=_dec(d.get("off_peak_factor")),
         tiers=tuple(Tier(Decimal(t["price"]), _dec(t.get("up_to"))) for t in d["tiers"]),
     )
@@ -210,7 +214,9 @@ def _decode_ruleset(d: dict[str, Any]) -> RuleSet:
         k: Sla(
             name=s["name"],
             service=s["service"],
-            credits=tuple(CreditTier(Decimal(c["below"]), Decimal(c["percent"])) for c in s["credits"]),
+            credits=tuple(
+                CreditTier(Decimal(c["below"]), Decimal(c["percent"])) for c in s["credits"]
+            ),
             applies_to=tuple(s["applies_to"]),
             probe_failures_to_open=int(s["probe_failures_to_open"]),
             max_credit_percent=_dec(s.get("max_credit_percent")),

@@ -26,7 +26,7 @@ WHERE NOT d.dup AND e.type = '{type}'
 # service and accounts from the earliest `open` record (ties by source, then id).
 INCIDENTS_SQL = f"""
 CREATE OR REPLACE TEMP TABLE sla_incidents AS
-WITH q AS ({_QUALITY.format(type='quality.incident')}),
+WITH q AS ({_QUALITY.format(type="quality.incident")}),
 inc AS (
   SELECT incident_id,
     min(time) FILTER (state = 'open') AS opened,
@@ -49,7 +49,7 @@ WITH p AS (
   SELECT service, region, time, ok,
          sum(ok::INTEGER) OVER (PARTITION BY service, region ORDER BY time, source, id
                                 ROWS UNBOUNDED PRECEDING) AS grp
-  FROM ({_QUALITY.format(type='quality.probe')})
+  FROM ({_QUALITY.format(type="quality.probe")})
 ), runs AS (
   SELECT service, region, grp, min(time) FILTER (NOT ok) AS start,
          count(*) FILTER (NOT ok) AS failures, min(time) FILTER (ok) AS run_ok

@@ -15,7 +15,9 @@ def summarize(con: duckdb.DuckDBPyConnection) -> str:
         value = counts[outcome]
         if isinstance(value, dict):
             detail = ", ".join(f"{r} {n}" for r, n in sorted(value.items(), key=lambda x: -x[1]))
-            lines.append(f"  {outcome:<10} {sum(value.values()):>10}" + (f"  ({detail})" if detail else ""))
+            lines.append(
+                f"  {outcome:<10} {sum(value.values()):>10}" + (f"  ({detail})" if detail else "")
+            )
         else:
             lines.append(f"  {outcome:<10} {value:>10}")
     totals = con.execute(

@@ -64,9 +64,7 @@ def as_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """An aligned text table with a row count; numbers right-aligned."""
     numeric = [_numeric([r[i] for r in rows if r[i] is not None]) for i in range(len(columns))]
     cells = [[_cut(text(v)) if v is not None else "NULL" for v in r] for r in rows]
-    widths = [
-        max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)
-    ]
+    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
 
     def line(values: Sequence[str], align: bool) -> str:
         parts = [

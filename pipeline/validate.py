@@ -115,7 +115,7 @@ def _reason_sql() -> str:
       WHEN pre_reason IS NOT NULL THEN pre_reason
       WHEN NOT is_obj THEN 'malformed'
       WHEN NOT coalesce(j.specversion = '"1.0"', false) OR NOT ({envelope_ok})
-        OR (s.type IN ({_in(USAGE_TYPES)}) AND NOT {_nonempty_str('subject')})
+        OR (s.type IN ({_in(USAGE_TYPES)}) AND NOT {_nonempty_str("subject")})
         THEN 'missing_field'
       WHEN s.type NOT IN ({_in(list(EVENT_FIELDS))}) THEN 'unknown_type'
       WHEN NOT coalesce(regexp_matches(s.time, '{TIME_RE}'), false) OR ts IS NULL

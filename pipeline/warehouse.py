@@ -32,6 +32,7 @@ from .ruleset import RuleSet
 from .validate import register_functions, validate_sql
 
 DB_FILE = "warehouse.duckdb"
+DERIVED_TABLES = ("event_state", "usage", "fraud", "rating")
 LOCK_FILE = ".lock"
 SCHEMA_VERSION = "1"
 
@@ -115,16 +116,20 @@ class Warehouse:
 
     # -- rules -----------------------------------------------------------------------------
 
-    def record_rules(self, rules: RuleSet, command: str) -> None:
-        """Remember the rule set a command used; rebuild derived state when it changed."""
+    def record_rules(self, rules: RuleSet, command: str, *, rebuild: bool = True) -> bool:
+        """Remember the rule set a command used. Returns whether it differs from the last one,
+        in which case every outcome is re-derived (unless the caller will do it: `rebuild`)."""
         last = first_row(self.con, "SELECT digest FROM rule_sets ORDER BY seq DESC LIMIT 1")
         self.con.execute(
-            "INSERT INTO rule_sets SELECT coalesce(max(seq), 0) + 1, ?, ?, ?, now(), ? FROM rule_sets",
+            "INSERT INTO rule_sets SELECT coalesce(max(seq), 0) + 1, ?, ?, ?, now(), ?"
+            " FROM rule_sets",
             [rules.digest, rules.source, command, rules.to_json()],
         )
         write_rule_tables(self.con, rules)
-        if last is not None and last[0] != rules.digest:
+        changed = last is not None and last[0] != rules.digest
+        if changed and rebuild:
             self.derive(rules)
+        return changed
 
     def last_rules(self) -> RuleSet:
         row = first_row(self.con, "SELECT body FROM rule_sets ORDER BY seq DESC LIMIT 1")
@@ -142,31 +147,29 @@ class Warehouse:
         rules: RuleSet,
         *,
         command: str,
-        run_key: int | None = None,
         files: list[str] | None = None,
         offsets: dict[tuple[str, int], int] | None = None,
+        cluster: str = "",
     ) -> IngestSummary:
-        """Store raw-record batches (validated) and re-judge everything, in one transaction."""
+        """Store raw-record batches (validated), count them per run, store the stream offsets
+        they end at, and re-judge what they affect: all in one transaction."""
         summary = IngestSummary()
         with self.transaction() as con:
-            self.record_rules(rules, command)
+            changed = self.record_rules(rules, command, rebuild=False)
+            since = 0 if changed else self.last_eid()
             for batch in batches:
-                self._store_batch(batch, summary)
-            if run_key is not None:
-                con.execute(
-                    "INSERT INTO runs VALUES (?, ?, ?, ?, ?, now()) ON CONFLICT (run_key) DO UPDATE"
-                    " SET records = runs.records + excluded.records, finished_at = now()",
-                    [run_key, command, files or [], summary.records, rules.digest],
-                )
+                self._store_batch(batch, summary, command, files)
             for (topic, partition), nxt in (offsets or {}).items():
                 con.execute(
-                    "INSERT OR REPLACE INTO stream_offsets VALUES (?, ?, ?)",
-                    [topic, partition, nxt],
+                    "INSERT OR REPLACE INTO stream_offsets VALUES (?, ?, ?, ?)",
+                    [cluster, topic, partition, nxt],
                 )
-            self.derive(rules)
+            self.derive(rules, since)
         return summary
 
-    def _store_batch(self, batch: pa.Table, summary: IngestSummary) -> None:
+    def _store_batch(
+        self, batch: pa.Table, summary: IngestSummary, command: str, files: list[str] | None
+    ) -> None:
         con = self.con
         con.register("raw_batch", batch)
         con.execute(f"CREATE OR REPLACE TEMP TABLE judged_batch AS {validate_sql('raw_batch')}")
@@ -185,20 +188,34 @@ class Warehouse:
         n, rej = first_row(con, "SELECT count(*), count(reason) FROM judged_batch") or (0, 0)
         summary.records += n
         summary.rejected += rej
+        con.execute(
+            "INSERT INTO runs SELECT run_key, ?, ?, count(*), NULL, now() FROM judged_batch"
+            " GROUP BY run_key ON CONFLICT (run_key) DO UPDATE"
+            " SET records = runs.records + excluded.records, finished_at = now()",
+            [command, files or []],
+        )
         summary.bytes_read += batch.column("raw").nbytes
         con.execute("DROP TABLE judged_batch")
 
-    def derive(self, rules: RuleSet) -> None:
-        """Rebuild every derived table from the facts: outcomes reflect everything ingested."""
-        correlate(self.con)
+    def derive(self, rules: RuleSet, since: int = 0) -> None:
+        """Re-judge what records after eid `since` can affect, so outcomes reflect everything
+        ingested. `since` = 0 rebuilds every derived table from the facts."""
+        if since == 0:
+            for table in DERIVED_TABLES:
+                self.con.execute(f"DELETE FROM {table}")
+        correlate(self.con, since)
         judge_fraud(self.con, rules.fraud)
         rate(self.con)
 
+    def last_eid(self) -> int:
+        return int(first_row(self.con, "SELECT coalesce(max(eid), 0) FROM events")[0])  # type: ignore[index]
+
     # -- streaming bookkeeping -------------------------------------------------------------
 
-    def offsets(self) -> dict[tuple[str, int], int]:
+    def offsets(self, cluster: str = "") -> dict[tuple[str, int], int]:
+        """Next offset to consume per (topic, partition) of the broker cluster `cluster`."""
         rows = self.con.execute(
-            "SELECT topic, partition, next_offset FROM stream_offsets"
+            "SELECT topic, partition, next_offset FROM stream_offsets WHERE cluster = ?", [cluster]
         ).fetchall()
         return {(t, p): o for t, p, o in rows}
 

@@ -78,10 +78,11 @@ CREATE TABLE IF NOT EXISTS flag_reviews (
 
 -- Streaming: next offset to consume per topic partition, written with the batch it ends.
 CREATE TABLE IF NOT EXISTS stream_offsets (
+  cluster   VARCHAR NOT NULL,        -- the broker's cluster id: offsets of another log don't apply
   topic     VARCHAR NOT NULL,
   partition INTEGER NOT NULL,
   next_offset BIGINT NOT NULL,
-  PRIMARY KEY (topic, partition)
+  PRIMARY KEY (cluster, topic, partition)
 );
 
 CREATE TABLE IF NOT EXISTS invoices (
@@ -123,7 +124,7 @@ CREATE TABLE IF NOT EXISTS sla_availability (
 
 -- Per accepted record: duplicate (contract 2.2), and the usage record it belongs to (its own
 -- eid; a session part: the session's; NULL for duplicates and quality records).
-CREATE TABLE IF NOT EXISTS event_state (eid BIGINT, dup BOOLEAN, uid BIGINT);
+CREATE TABLE IF NOT EXISTS event_state (eid BIGINT, first_id BOOLEAN, dup BOOLEAN, uid BIGINT);
 
 -- Usage records: one per non-duplicate usage event, one per assembled session (contract 2.3).
 CREATE TABLE IF NOT EXISTS usage (

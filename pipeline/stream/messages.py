@@ -15,7 +15,7 @@ batch reader would have produced and both modes share every later stage:
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import pyarrow as pa
 
@@ -77,19 +77,30 @@ def table_to_messages(table: pa.Table) -> Iterator[tuple[int, int, bytes, bytes,
 
 def messages_to_table(messages: Iterable[RawMessage]) -> pa.Table:
     """The `RAW_SCHEMA` table of consumed messages, in the order given (the inverse of
-    `table_to_messages`)."""
-    run, idx, file, line, raw, doc, pre = [], [], [], [], [], [], []  # type: ignore[var-annotated]
+    `table_to_messages`). A message without our headers raises ValueError naming its position."""
+    run: list[int] = []
+    idx: list[int] = []
+    file: list[bytes] = []
+    line: list[int] = []
+    raw: list[bytes] = []
+    doc: list[bytes | None] = []
+    pre: list[bytes | None] = []
     for m in messages:
         h = dict(m.headers or ())
         value = m.value or b""
-        run.append(int(h["run"]))
-        idx.append(int(h["file_idx"]))
-        file.append(h["file"])
-        line.append(int(h["line"]))
+        try:
+            run.append(int(h["run"]))
+            idx.append(int(h["file_idx"]))
+            file.append(h["file"])
+            line.append(int(h["line"]))
+        except (KeyError, ValueError) as exc:
+            where = f"{m.topic}[{m.partition}]@{m.offset}"
+            raise ValueError(f"message {where} is not a raw record: bad header {exc}") from None
         raw.append(h.get("raw", value))
         doc.append(value if "doc" in h else None)
         pre.append(h.get("pre"))
-    cols = [run, idx, file, line, raw, doc, pre]
+    cols: list[list[Any]] = [run, idx, file, line, raw, doc, pre]
+    # Arrow checks that `file`, `doc` and `pre` bytes are UTF-8 as it builds the string columns.
     return pa.table(
         [pa.array(c, f.type) for c, f in zip(cols, RAW_SCHEMA, strict=True)], schema=RAW_SCHEMA
     )
