@@ -1,4 +1,8 @@
-"""Command line of the benchmark suite (`python -m bench`)."""
+"""Command line of the benchmark suite: `python -m bench`.
+
+Generate data, time every pipeline command as a child process (wall time, events/s, peak RSS,
+warehouse size) and compare `replay` with DuckDB's bare `read_json`. See bench/README.md.
+"""
 
 from __future__ import annotations
 
@@ -52,6 +56,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.data is not None and not (args.data / "events").is_dir():
         print(f"--data {args.data}: expected {args.data}/events and rules", file=sys.stderr)
+        return 2
+    if args.workdir is not None and args.workdir.exists() and any(args.workdir.iterdir()):
+        print(
+            f"--workdir {args.workdir} is not empty: replay needs an empty warehouse",
+            file=sys.stderr,
+        )
         return 2
     work = args.workdir or Path(tempfile.mkdtemp(prefix="pipeline-bench-"))
     work.mkdir(parents=True, exist_ok=True)

@@ -256,6 +256,11 @@ def _register_optional() -> None:
     flags.add_command(flags_list)
     flags.add_command(flags_history)
 
+    from .stream.commands import publish, stream, worker
+
+    for command in (worker, publish, stream):
+        cli.add_command(command)
+
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning every error into one line and an exit code."""

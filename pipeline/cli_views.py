@@ -10,7 +10,7 @@ import click
 
 from .cli import period_option, warehouse_option
 from .flag_views import REASONS, STATUSES
-from .tabular import FORMATS, render
+from .tabular import FORMATS, pieces, render
 
 
 def _read(warehouse: str):  # type: ignore[no-untyped-def]
@@ -46,8 +46,9 @@ def query(warehouse: str, fmt: str, sql: str) -> None:
     if sql == "-":
         sql = click.get_text_stream("stdin").read()
     with _read(warehouse) as wh:
-        columns, rows = run_query(wh.con, sql)
-    click.echo(render(fmt, columns, rows))
+        columns, chunks = run_query(wh.con, sql)
+        for piece in pieces(fmt, columns, chunks):
+            click.echo(piece, nl=False)
 
 
 @click.command("rated")
@@ -90,7 +91,7 @@ def flags_list(
         columns, rows = list_flags(
             wh.con, status=status, reason=reason, period=period, account=account
         )
-    click.echo(render(fmt, columns, rows))
+    click.echo(render(fmt, columns, rows), nl=False)
 
 
 @click.command("history")
@@ -110,4 +111,4 @@ def flags_history(warehouse: str, fmt: str, record: tuple[str, ...]) -> None:
     source, id_ = record if record else (None, None)
     with _read(warehouse) as wh:
         columns, rows = history(wh.con, source, id_)
-    click.echo(render(fmt, columns, rows))
+    click.echo(render(fmt, columns, rows), nl=False)

@@ -20,21 +20,22 @@ from .fields import USAGE_TYPES
 _ORDER = "run_key, file_idx, line"
 _USAGE_IN = ", ".join(f"'{t}'" for t in USAGE_TYPES)
 
-STEPS = [
+SCOPED_ONLY, ALWAYS = True, False
+STEPS: list[tuple[bool, str] | str] = [
     # Records sharing a (source, id) with a new one: the first in input order wins.
-    "CREATE OR REPLACE TEMP TABLE k_id AS SELECT DISTINCT source, id FROM events WHERE eid > $since",
+    (SCOPED_ONLY, "CREATE OR REPLACE TEMP TABLE k_id AS SELECT DISTINCT source, id FROM events WHERE eid > $since"),
     f"""CREATE OR REPLACE TEMP TABLE d1 AS
     SELECT e.eid, e.run_key, e.file_idx, e.line, e.type, e.subject, e.session_id, e.session_seq,
            row_number() OVER (PARTITION BY e.source, e.id ORDER BY {_ORDER}) = 1 AS first_id
-    FROM events e SEMI JOIN k_id USING (source, id)""",
+    FROM events e {{by_id}}""",
     # Session parts sharing a part key with those: among (source, id) winners, the first wins.
-    """CREATE OR REPLACE TEMP TABLE k_part AS
-    SELECT DISTINCT subject, type, session_id, session_seq FROM d1 WHERE session_id IS NOT NULL""",
+    (SCOPED_ONLY, """CREATE OR REPLACE TEMP TABLE k_part AS
+    SELECT DISTINCT subject, type, session_id, session_seq FROM d1 WHERE session_id IS NOT NULL"""),
     f"""CREATE OR REPLACE TEMP TABLE d AS
     WITH parts AS (
       SELECT e.eid, e.run_key, e.file_idx, e.line, e.type, e.subject, e.session_id,
              e.session_seq, coalesce(d1.first_id, st.first_id) AS first_id
-      FROM events e SEMI JOIN k_part USING (subject, type, session_id, session_seq)
+      FROM (SELECT * FROM events e {{by_part}}) e
       LEFT JOIN d1 USING (eid) LEFT JOIN event_state st USING (eid)
     )
     SELECT eid, type, subject, session_id, first_id,
@@ -45,13 +46,13 @@ STEPS = [
     UNION ALL
     SELECT eid, type, subject, session_id, first_id, first_id FROM d1 WHERE session_id IS NULL""",
     # Every part of a touched session: a session is named by its first-ingested kept part.
-    """CREATE OR REPLACE TEMP TABLE k_sess AS
-    SELECT DISTINCT subject, type, session_id FROM d WHERE session_id IS NOT NULL""",
+    (SCOPED_ONLY, """CREATE OR REPLACE TEMP TABLE k_sess AS
+    SELECT DISTINCT subject, type, session_id FROM d WHERE session_id IS NOT NULL"""),
     f"""CREATE OR REPLACE TEMP TABLE a AS
     WITH sess AS (
       SELECT e.eid, e.type, e.subject, e.session_id,
              coalesce(d.first_id, st.first_id) AS first_id, coalesce(d.keep, NOT st.dup) AS keep
-      FROM events e SEMI JOIN k_sess USING (subject, type, session_id)
+      FROM (SELECT * FROM events e {{by_sess}}) e
       LEFT JOIN d USING (eid) LEFT JOIN event_state st USING (eid)
     )
     SELECT eid, first_id, NOT keep AS dup,
@@ -64,12 +65,12 @@ STEPS = [
     # Replace the affected records' state; note which usage records change.
     """CREATE OR REPLACE TEMP TABLE u_old AS
     SELECT DISTINCT st.uid FROM event_state st SEMI JOIN a USING (eid) WHERE st.uid IS NOT NULL""",
-    "DELETE FROM event_state WHERE eid IN (SELECT eid FROM a)",
+    (SCOPED_ONLY, "DELETE FROM event_state WHERE eid IN (SELECT eid FROM a)"),
     "INSERT INTO event_state SELECT eid, first_id, dup, uid FROM a",
     "CREATE OR REPLACE TEMP TABLE u_new AS SELECT DISTINCT uid FROM a WHERE uid IS NOT NULL",
     "CREATE OR REPLACE TEMP TABLE u_chg AS SELECT uid FROM u_old UNION SELECT uid FROM u_new",
     "CREATE OR REPLACE TEMP TABLE usage_gone AS SELECT * FROM usage SEMI JOIN u_chg USING (uid)",
-    "DELETE FROM usage WHERE uid IN (SELECT uid FROM u_chg)",
+    (SCOPED_ONLY, "DELETE FROM usage WHERE uid IN (SELECT uid FROM u_chg)"),
     # Usage records: a single record copies its event; a session takes the time and destination
     # of its earliest part (by time, then seq) and the sum of its parts' quantities.
     """INSERT INTO usage
@@ -92,10 +93,28 @@ STEPS = [
 ]
 
 
+# A full rebuild (`since` = 0 on empty derived tables) puts every record in scope: the key
+# tables and the semi-joins that restrict each step to them are skipped, same logic otherwise.
+_SCOPED = {
+    "by_id": "SEMI JOIN k_id USING (source, id)",
+    "by_part": "SEMI JOIN k_part USING (subject, type, session_id, session_seq)",
+    "by_sess": "SEMI JOIN k_sess USING (subject, type, session_id)",
+}
+_FULL = {
+    "by_id": "",
+    "by_part": "WHERE e.session_id IS NOT NULL",
+    "by_sess": "WHERE e.session_id IS NOT NULL",
+}
+
+
 def correlate(con: duckdb.DuckDBPyConnection, since: int) -> None:
-    """Re-judge duplicates and rebuild the usage records that records after eid `since` touch."""
-    for sql in STEPS:
-        if "$since" in sql:
-            con.execute(sql, {"since": since})
-        else:
-            con.execute(sql)
+    """Re-judge duplicates and rebuild the usage records that records after eid `since` touch;
+    `since` = 0 (with the derived tables emptied) rebuilds everything."""
+    scope = _FULL if since == 0 else _SCOPED
+    for step in STEPS:
+        scoped_only, sql = step if isinstance(step, tuple) else (ALWAYS, step)
+        if since == 0 and scoped_only:
+            continue
+        for key, text in scope.items():
+            sql = sql.replace("{" + key + "}", text)
+        con.execute(sql, {"since": since} if "$since" in sql else None)

@@ -51,12 +51,10 @@ WHERE u.type = 'ad.click';
 JUDGE_SQL = """
 INSERT INTO fraud
 WITH grp AS (     -- rule 3 needs every click of the scope's (subject, impression_id) groups
-  SELECT u.* FROM usage u SEMI JOIN (SELECT DISTINCT subject, impression_id FROM f_clicks) g
-    USING (subject, impression_id)
+  SELECT u.* FROM usage u {grp_scope}
   WHERE u.type = 'ad.click'
 ), imps AS (
-  SELECT u.uid, u.subject, u.id, u.time, u.user_agent FROM usage u
-  SEMI JOIN (SELECT DISTINCT subject, impression_id AS id FROM grp) k USING (subject, id)
+  SELECT u.uid, u.subject, u.id, u.time, u.user_agent FROM usage u {imp_scope}
   WHERE u.type = 'ad.impression'
 ), attributed AS (
   SELECT DISTINCT c.uid FROM grp c JOIN imps i
@@ -75,32 +73,49 @@ WITH grp AS (     -- rule 3 needs every click of the scope's (subject, impressio
   FROM r12
 ), burst AS (      -- rule 4 counts every click of the (ip, minute), marked or not
   SELECT u.ip, date_trunc('minute', u.time) AS minute, count(*) > $max_clicks AS burst
-  FROM usage u SEMI JOIN (SELECT DISTINCT ip, date_trunc('minute', time) AS minute FROM f_clicks) m
-    ON m.ip = u.ip AND m.minute = date_trunc('minute', u.time)
+  FROM usage u {burst_scope}
   WHERE u.type = 'ad.click' GROUP BY ALL
 ), clicks AS (
   SELECT r3.uid, CASE WHEN bot THEN 'bot_user_agent' WHEN orphan THEN 'orphan_click'
                       WHEN dup_click THEN 'duplicate_click'
                       WHEN b.burst THEN 'ip_velocity' END AS reason
-  FROM r3 SEMI JOIN f_clicks USING (uid)
+  FROM r3 {click_scope}
   LEFT JOIN burst b ON b.ip = r3.ip AND b.minute = date_trunc('minute', r3.time)
 )
 SELECT uid, reason FROM clicks WHERE reason IS NOT NULL
 UNION ALL
-SELECT uid, 'bot_user_agent' FROM usage SEMI JOIN u_new USING (uid)
+SELECT uid, 'bot_user_agent' FROM usage {new_scope}
 WHERE type = 'ad.impression'
   AND len(list_filter($bots, lambda p: contains(lower(user_agent), p))) > 0
 """
 
 
-def judge_fraud(con: duckdb.DuckDBPyConnection, settings: FraudSettings) -> None:
-    """Re-judge the ads the last correlation touched (see correlate: `u_new`, `usage_gone`)."""
-    con.execute(SCOPE_SQL)
+# Each step's restriction to the scope; a full rebuild has everything in scope and skips them.
+SCOPES = {
+    "grp_scope": "SEMI JOIN (SELECT DISTINCT subject, impression_id FROM f_clicks) g"
+    " USING (subject, impression_id)",
+    "imp_scope": "SEMI JOIN (SELECT DISTINCT subject, impression_id AS id FROM grp) k"
+    " USING (subject, id)",
+    "burst_scope": "SEMI JOIN (SELECT DISTINCT ip, date_trunc('minute', time) AS minute"
+    " FROM f_clicks) m ON m.ip = u.ip AND m.minute = date_trunc('minute', u.time)",
+    "click_scope": "SEMI JOIN f_clicks USING (uid)",
+    "new_scope": "SEMI JOIN u_new USING (uid)",
+}
+
+
+def judge_fraud(con: duckdb.DuckDBPyConnection, settings: FraudSettings, *, full: bool) -> None:
+    """Re-judge the ads the last correlation touched (see correlate: `u_new`, `usage_gone`);
+    `full`: every ad (the fraud table was emptied)."""
+    sql = JUDGE_SQL
+    for key, text in SCOPES.items():
+        sql = sql.replace("{" + key + "}", "" if full else text)
+    if not full:
+        con.execute(SCOPE_SQL)
+        con.execute(
+            "DELETE FROM fraud WHERE uid IN (SELECT uid FROM u_chg UNION SELECT uid FROM f_clicks)"
+        )
     con.execute(
-        "DELETE FROM fraud WHERE uid IN (SELECT uid FROM u_chg UNION SELECT uid FROM f_clicks)"
-    )
-    con.execute(
-        JUDGE_SQL,
+        sql,
         {
             "bots": [p.lower() for p in settings.bot_user_agents],
             "window_us": _window_us(settings.attribution_window_s),

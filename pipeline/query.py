@@ -9,6 +9,7 @@ SELECT could otherwise read any file on the machine with `read_csv('/etc/...')`)
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +57,14 @@ def lock_down(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("SET enable_external_access = false")
 
 
-def run_query(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Column names and rows of one read-only query."""
+CHUNK_ROWS = 10_000
+"""Rows fetched at a time: output starts at once and memory stays flat on a large result."""
+
+
+def run_query(
+    con: duckdb.DuckDBPyConnection, sql: str
+) -> tuple[list[str], Iterator[list[tuple[Any, ...]]]]:
+    """Column names and the rows, in chunks, of one read-only query."""
     check_read_only(con, sql)
     lock_down(con)
     try:
@@ -68,14 +75,26 @@ def run_query(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str], list
             "to join other data, open the warehouse file read-only with DuckDB itself",
         ) from None
     except duckdb.Error as exc:
-        # The statement is the user's own: an unknown column or a division by zero is a
-        # mistake to fix in it, not a warehouse failure.
-        raise UsageError(
-            f"query failed: {_first_line(exc)}",
-            'list the views with `pipeline query "SHOW TABLES"`; their columns: docs/cli.md',
-        ) from None
+        raise _query_failed(exc) from None
     columns = [d[0] for d in result.description or []]
-    return columns, result.fetchall()
+    return columns, _chunks(result)
+
+
+def _chunks(result: duckdb.DuckDBPyConnection) -> Iterator[list[tuple[Any, ...]]]:
+    try:
+        while rows := result.fetchmany(CHUNK_ROWS):
+            yield rows
+    except duckdb.Error as exc:  # DuckDB streams: a bad cast can surface mid-result
+        raise _query_failed(exc) from None
+
+
+def _query_failed(exc: duckdb.Error) -> UsageError:
+    # The statement is the user's own: an unknown column or a failed cast is a mistake to fix
+    # in it, not a warehouse failure.
+    return UsageError(
+        f"query failed: {_first_line(exc)}",
+        'list the views with `pipeline query "SHOW TABLES"`; their columns: docs/warehouse.md',
+    )
 
 
 RATED_SQL = "SELECT * FROM rated_records WHERE period = ? ORDER BY time, source, id, uid"

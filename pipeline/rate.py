@@ -142,7 +142,7 @@ WITH base AS (
          c.model, c.per, c.price AS charge_price, c.has_destinations, c.inc_n, c.min_n,
          c.peak_days, c.peak_from, c.peak_to,
          c.kn_peak, c.kd_peak, c.kn_off, c.kd_off
-  FROM usage u SEMI JOIN u_new USING (uid)
+  FROM usage u {new_scope}
   LEFT JOIN accounts a ON a.account = u.subject
   LEFT JOIN plan_versions v ON v.plan = a.plan AND u.time >= v.effective_from
         AND (v.effective_to IS NULL OR u.time < v.effective_to)
@@ -194,7 +194,9 @@ FROM judged
 """
 
 
-def rate(con: duckdb.DuckDBPyConnection) -> None:
-    """Price the usage records the last correlation created or changed (`u_new`, `u_chg`)."""
-    con.execute("DELETE FROM rating WHERE uid IN (SELECT uid FROM u_chg)")
-    con.execute(RATE_SQL)
+def rate(con: duckdb.DuckDBPyConnection, *, full: bool) -> None:
+    """Price the usage records the last correlation created or changed (`u_new`, `u_chg`);
+    `full`: every usage record (the rating table was emptied)."""
+    if not full:
+        con.execute("DELETE FROM rating WHERE uid IN (SELECT uid FROM u_chg)")
+    con.execute(RATE_SQL.replace("{new_scope}", "" if full else "SEMI JOIN u_new USING (uid)"))

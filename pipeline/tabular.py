@@ -10,7 +10,8 @@ import csv
 import io
 import json
 import math
-from collections.abc import Sequence
+import textwrap
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -90,8 +91,9 @@ def _cut(s: str) -> str:
     return s if len(s) <= MAX_CELL else s[: MAX_CELL - 1] + "…"
 
 
-def as_json(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A JSON array of objects keyed by column name."""
+def as_json(columns: Sequence[str], chunks: Iterable[Sequence[Sequence[Any]]]) -> Iterator[str]:
+    """A JSON array of objects keyed by column name, piece by piece: the same text as
+    `json.dumps(objects, indent=1)`, without holding every row."""
     seen: set[str] = set()
     for c in columns:
         if c in seen:
@@ -100,25 +102,45 @@ def as_json(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
                 "give each column its own alias (`... AS name`)",
             )
         seen.add(c)
-    objects = [{c: plain(v) for c, v in zip(columns, r, strict=True)} for r in rows]
-    return json.dumps(objects, indent=1, ensure_ascii=False)
+    first = True
+    for rows in chunks:
+        for r in rows:
+            obj = json.dumps(
+                {c: plain(v) for c, v in zip(columns, r, strict=True)}, indent=1, ensure_ascii=False
+            )
+            yield ("[\n" if first else ",\n") + textwrap.indent(obj, " ")
+            first = False
+    yield "[]\n" if first else "\n]\n"
 
 
-def as_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """RFC 4180 CSV with a header row; NULL is an empty cell."""
+def as_csv(columns: Sequence[str], chunks: Iterable[Sequence[Sequence[Any]]]) -> Iterator[str]:
+    """RFC 4180 CSV with a header row, a chunk of rows at a time; NULL is an empty cell."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(columns)
-    writer.writerows([text(v) for v in r] for r in rows)
-    return buf.getvalue().rstrip("\n")
+    for rows in chunks:
+        writer.writerows([text(v) for v in r] for r in rows)
+        yield buf.getvalue()
+        buf.seek(0)
+        buf.truncate()
+    yield buf.getvalue()
+
+
+def pieces(
+    fmt: str, columns: Sequence[str], chunks: Iterable[Sequence[Sequence[Any]]]
+) -> Iterator[str]:
+    """Rows in one of FORMATS, as text pieces to print in turn. JSON and CSV stream (a query
+    may return millions of rows); a table has to see every row to size its columns."""
+    if fmt == "table":
+        yield as_table(columns, [r for rows in chunks for r in rows]) + "\n"
+    elif fmt == "json":
+        yield from as_json(columns, chunks)
+    elif fmt == "csv":
+        yield from as_csv(columns, chunks)
+    else:
+        raise UsageError(f"unknown format `{fmt}`; expected one of {', '.join(FORMATS)}")
 
 
 def render(fmt: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """Rows in one of FORMATS."""
-    if fmt == "table":
-        return as_table(columns, rows)
-    if fmt == "json":
-        return as_json(columns, rows)
-    if fmt == "csv":
-        return as_csv(columns, rows)
-    raise UsageError(f"unknown format `{fmt}`; expected one of {', '.join(FORMATS)}")
+    """Rows in one of FORMATS, as one text ending in a newline."""
+    return "".join(pieces(fmt, columns, [rows]))

@@ -204,8 +204,8 @@ class Warehouse:
             for table in DERIVED_TABLES:
                 self.con.execute(f"DELETE FROM {table}")
         correlate(self.con, since)
-        judge_fraud(self.con, rules.fraud)
-        rate(self.con)
+        judge_fraud(self.con, rules.fraud, full=since == 0)
+        rate(self.con, full=since == 0)
 
     def last_eid(self) -> int:
         return int(first_row(self.con, "SELECT coalesce(max(eid), 0) FROM events")[0])  # type: ignore[index]

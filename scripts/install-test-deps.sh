@@ -9,6 +9,7 @@ if [ ! -x /usr/bin/chromium ]; then
     if [ "$(id -u)" -ne 0 ]; then
         SUDO="sudo"
     fi
-    $SUDO apt-get update
-    $SUDO apt-get install -y chromium
+    # noninteractive: a dependency (tzdata, ...) must not stop the install with a question.
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
 fi

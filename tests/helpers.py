@@ -57,15 +57,43 @@ def spawn(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[byt
 # -- in-process commands (no interpreter start-up: what hypothesis examples use) --------------
 
 
+_RULES_CACHE: dict[tuple[str, tuple[tuple[str, int], ...]], Any] = {}
+
+
+def _cache_rule_loading() -> None:
+    """Load each rule directory once per test session: parsing the YAML costs ~0.15 s, more
+    than a small replay itself, and hypothesis runs hundreds of replays over one directory.
+    Keyed by the files' paths and mtimes, so a test that rewrites a rule file still sees it.
+    Only the in-process helpers get this; the CLI always loads the rules itself."""
+    import pipeline.replay as replay_mod
+
+    if getattr(replay_mod.load_rules, "_cached", False):
+        return
+    real = replay_mod.load_rules
+
+    def load_rules(rules_dir: str) -> Any:
+        root = Path(rules_dir)
+        stamp = tuple(sorted((str(p), p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()))
+        key = (str(root.resolve()), stamp)
+        if key not in _RULES_CACHE:
+            _RULES_CACHE[key] = real(rules_dir)
+        return _RULES_CACHE[key]
+
+    load_rules._cached = True  # type: ignore[attr-defined]
+    replay_mod.load_rules = load_rules
+
+
 def replay(rules: str | Path, warehouse: str | Path, files: list[str | Path]) -> str:
     from pipeline.replay import replay_files
 
+    _cache_rule_loading()
     return replay_files(str(rules), str(warehouse), [str(f) for f in files], progress=False)
 
 
 def bill(rules: str | Path, warehouse: str | Path, period: str) -> str:
     from pipeline.replay import bill_period
 
+    _cache_rule_loading()
     return bill_period(str(rules), str(warehouse), period)
 
 

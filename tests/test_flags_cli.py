@@ -51,7 +51,10 @@ def test_list_shows_every_flag_in_export_order(pristine: Path) -> None:
     assert len(got) == 17
     first = got[0]  # adserver-eu1 imp-0000003: Googlebot, 2026-10-03T11:00:00Z
     assert (first["campaign"], first["period"], first["time"]) == (
-        "autumn", "2026-10", "2026-10-03T11:00:00")
+        "autumn",
+        "2026-10",
+        "2026-10-03T11:00:00",
+    )
     assert (first["note"], first["reviewer"], first["reviewed_at"]) == (None, None, None)
 
 
@@ -59,7 +62,12 @@ def test_list_filters_combine(pristine: Path) -> None:
     got = listed(pristine, "--reason", "orphan_click", "--account", "acme", "--status", "open")
     assert [f["id"] for f in got] == ORPHANS_OF_ACME
     assert [f["id"] for f in listed(pristine, "--account", "globex")] == [
-        "cli-0000021", "cli-0000025", "cli-0000029", "cli-0000033", "cli-0000143"]
+        "cli-0000021",
+        "cli-0000025",
+        "cli-0000029",
+        "cli-0000033",
+        "cli-0000143",
+    ]
     assert len(listed(pristine, "--period", "2026-10")) == 17
     assert listed(pristine, "--period", "2026-09") == []
     assert listed(pristine, "--status", "dismissed") == []
@@ -68,10 +76,24 @@ def test_list_filters_combine(pristine: Path) -> None:
 def test_list_as_a_table(pristine: Path) -> None:
     out = ok("flags", "list", "--warehouse", pristine, "--reason", "bot_user_agent").stdout
     lines = out.splitlines()
-    assert lines[0].split() == ["source", "id", "type", "subject", "campaign", "period", "time",
-                                "reason", "status", "note", "reviewer", "reviewed_at"]
+    assert lines[0].split() == [
+        "source",
+        "id",
+        "type",
+        "subject",
+        "campaign",
+        "period",
+        "time",
+        "reason",
+        "status",
+        "note",
+        "reviewer",
+        "reviewed_at",
+    ]
     assert [ln.split()[:2] for ln in lines[2:4]] == [
-        ["adserver-eu1", "imp-0000003"], ["clicktracker", "cli-0000004"]]
+        ["adserver-eu1", "imp-0000003"],
+        ["clicktracker", "cli-0000004"],
+    ]
     assert lines[-1] == "(2 rows)"
 
 
@@ -100,17 +122,36 @@ def test_review_from_a_file_with_notes_and_history(wh: Path, tmp_path: Path) -> 
     before = datetime.now(UTC).replace(tzinfo=None)
     # A time zone far from UTC: reviewed_at must still be UTC, like every time stored.
     tokyo = {"TZ": "Asia/Tokyo"}
-    p = ok("flags", "dismiss", "--warehouse", wh, "--file", pairs, "--note", "late impressions",
-           env=tokyo)
+    p = ok(
+        "flags",
+        "dismiss",
+        "--warehouse",
+        wh,
+        "--file",
+        pairs,
+        "--note",
+        "late impressions",
+        env=tokyo,
+    )
     assert p.stderr.strip() == "dismissed 3 flag(s)"
-    p = ok("flags", "confirm", "--warehouse", wh, "b-tracker", "dc-1", "--note", "same device",
-           env=tokyo)
+    p = ok(
+        "flags",
+        "confirm",
+        "--warehouse",
+        wh,
+        "b-tracker",
+        "dc-1",
+        "--note",
+        "same device",
+        env=tokyo,
+    )
     assert p.stderr.strip() == "confirmed 1 flag(s)"
     after = datetime.now(UTC).replace(tzinfo=None)
 
     trail = history(wh)
-    assert [(h["seq"], h["source"], h["id"], h["status"], h["reason"], h["note"])
-            for h in trail] == [
+    assert [
+        (h["seq"], h["source"], h["id"], h["status"], h["reason"], h["note"]) for h in trail
+    ] == [
         (1, "clicktracker", "cli-0000005", "dismissed", "orphan_click", "late impressions"),
         (2, "clicktracker", "cli-0000007", "dismissed", "orphan_click", "late impressions"),
         (3, "clicktracker", "cli-0000009", "dismissed", "orphan_click", "late impressions"),
@@ -124,8 +165,10 @@ def test_review_from_a_file_with_notes_and_history(wh: Path, tmp_path: Path) -> 
     assert [h["seq"] for h in history(wh, "b-tracker", "dc-1")] == [4]
     dismissed = listed(wh, "--status", "dismissed")
     assert [(f["id"], f["note"]) for f in dismissed] == [
-        ("cli-0000005", "late impressions"), ("cli-0000007", "late impressions"),
-        ("cli-0000009", "late impressions")]
+        ("cli-0000005", "late impressions"),
+        ("cli-0000007", "late impressions"),
+        ("cli-0000009", "late impressions"),
+    ]
     assert [f["id"] for f in listed(wh, "--status", "confirmed")] == ["dc-1"]
 
 
@@ -144,8 +187,10 @@ def test_history_shows_the_latest_review_last_and_the_list_follows_it(wh: Path) 
     ok("flags", "dismiss", "--warehouse", wh, "clicktracker", "cli-0000013")
     ok("flags", "confirm", "--warehouse", wh, "clicktracker", "cli-0000013", "--note", "checked")
     trail = history(wh, "clicktracker", "cli-0000013")
-    assert [(h["status"], h["note"]) for h in trail] == [("dismissed", None),
-                                                         ("confirmed", "checked")]
+    assert [(h["status"], h["note"]) for h in trail] == [
+        ("dismissed", None),
+        ("confirmed", "checked"),
+    ]
     (flag,) = listed(wh, "--account", "acme", "--reason", "orphan_click", "--status", "confirmed")
     assert (flag["id"], flag["note"]) == ("cli-0000013", "checked")
 
@@ -168,8 +213,17 @@ def test_an_unknown_flag_in_the_file_reviews_nothing(wh: Path, tmp_path: Path) -
 
 
 def test_file_from_standard_input_and_arguments_together(wh: Path) -> None:
-    p = ok("flags", "confirm", "--warehouse", wh, "clicktracker", "cli-0000023", "--file", "-",
-           stdin="clicktracker\tcli-0000027\n")
+    p = ok(
+        "flags",
+        "confirm",
+        "--warehouse",
+        wh,
+        "clicktracker",
+        "cli-0000023",
+        "--file",
+        "-",
+        stdin="clicktracker\tcli-0000027\n",
+    )
     assert p.stderr.strip() == "confirmed 2 flag(s)"
     assert [f["id"] for f in listed(wh, "--status", "confirmed")] == ["cli-0000023", "cli-0000027"]
 
@@ -185,7 +239,8 @@ def test_history_of_an_unknown_record(pristine: Path) -> None:
     err = fails("flags", "history", "--warehouse", pristine, "clicktracker", "nope")
     assert "no fraud flag and no review on record source='clicktracker' id='nope'" in err
     assert "give one record as EVENT_SOURCE EVENT_ID" in fails(
-        "flags", "history", "--warehouse", pristine, "clicktracker")
+        "flags", "history", "--warehouse", pristine, "clicktracker"
+    )
     out = ok("flags", "history", "--warehouse", pristine).stdout
     assert out.splitlines()[-1] == "(0 rows)"
 

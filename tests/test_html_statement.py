@@ -38,8 +38,20 @@ def wh(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def acme_page(wh: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("page") / "acme-2026-10.html"
-    ok("export", "statement", "--warehouse", wh, "--period", "2026-10", "--account", "acme",
-       "--format", "html", "--out", out)
+    ok(
+        "export",
+        "statement",
+        "--warehouse",
+        wh,
+        "--period",
+        "2026-10",
+        "--account",
+        "acme",
+        "--format",
+        "html",
+        "--out",
+        out,
+    )
     return out
 
 
@@ -129,16 +141,36 @@ def test_chart_counts_billable_and_invalid_clicks_per_utc_day(acme_page: Path) -
 
 def test_page_is_self_contained(acme_page: Path) -> None:
     page = acme_page.read_text(encoding="utf-8")
-    for outside in ("<script", "<link", "<img", "<iframe", "@import", "url(", "http:", "https:",
-                    "//fonts", "src="):
+    for outside in (
+        "<script",
+        "<link",
+        "<img",
+        "<iframe",
+        "@import",
+        "url(",
+        "http:",
+        "https:",
+        "//fonts",
+        "src=",
+    ):
         assert outside not in page.lower(), outside
     assert "default-src 'none'; style-src 'unsafe-inline'" in page
     assert page.count("<svg") == 1
 
 
 def test_an_account_without_ads_gets_an_empty_page(wh: Path) -> None:
-    page = ok("export", "statement", "--warehouse", wh, "--period", "2026-10",
-              "--account", "initech", "--format", "html").stdout
+    page = ok(
+        "export",
+        "statement",
+        "--warehouse",
+        wh,
+        "--period",
+        "2026-10",
+        "--account",
+        "initech",
+        "--format",
+        "html",
+    ).stdout
     cells = parse(page)
     assert cells.rows == []
     assert "No clicks or impressions in this period." in page
@@ -148,8 +180,18 @@ def test_an_account_without_ads_gets_an_empty_page(wh: Path) -> None:
 
 
 def test_the_page_is_the_same_bytes_while_nothing_changed(wh: Path, acme_page: Path) -> None:
-    again = ok("export", "statement", "--warehouse", wh, "--period", "2026-10",
-               "--account", "acme", "--format", "html").stdout
+    again = ok(
+        "export",
+        "statement",
+        "--warehouse",
+        wh,
+        "--period",
+        "2026-10",
+        "--account",
+        "acme",
+        "--format",
+        "html",
+    ).stdout
     assert again == acme_page.read_text(encoding="utf-8")
 
 
@@ -163,21 +205,54 @@ def test_json_stays_the_default_and_unchanged(wh: Path, tmp_path: Path) -> None:
 
 
 def test_unknown_account_and_format_are_refused(wh: Path, tmp_path: Path) -> None:
-    err = fails("export", "statement", "--warehouse", wh, "--period", "2026-10",
-                "--account", "nobody", "--format", "html", "--out", tmp_path / "x.html")
+    err = fails(
+        "export",
+        "statement",
+        "--warehouse",
+        wh,
+        "--period",
+        "2026-10",
+        "--account",
+        "nobody",
+        "--format",
+        "html",
+        "--out",
+        tmp_path / "x.html",
+    )
     assert "unknown account `nobody`" in err
     assert not (tmp_path / "x.html").exists()
-    err = fails("export", "statement", "--warehouse", wh, "--period", "2026-10",
-                "--account", "acme", "--format", "pdf", code=2)
+    err = fails(
+        "export",
+        "statement",
+        "--warehouse",
+        wh,
+        "--period",
+        "2026-10",
+        "--account",
+        "acme",
+        "--format",
+        "pdf",
+        code=2,
+    )
     assert "'pdf' is not one of 'json', 'html'" in err
 
 
 def test_names_are_escaped() -> None:
     statement = {
-        "account": "a<b>", "period": "2026-02", "currency": "EUR",
-        "campaigns": [{"campaign": "<script>x</script>&", "impressions": 1,
-                       "invalid_impressions": 0, "clicks": 0, "invalid_clicks": {},
-                       "billable_clicks": 0, "amount": "0.00"}],
+        "account": "a<b>",
+        "period": "2026-02",
+        "currency": "EUR",
+        "campaigns": [
+            {
+                "campaign": "<script>x</script>&",
+                "impressions": 1,
+                "invalid_impressions": 0,
+                "clicks": 0,
+                "invalid_clicks": {},
+                "billable_clicks": 0,
+                "amount": "0.00",
+            }
+        ],
     }
     page = render(statement, [DayClicks(date(2026, 2, 1), 0, 0)])
     assert "<script>" not in page
@@ -201,18 +276,29 @@ def chromium() -> str:
         found = find_chromium()
         if found is None:
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-            pytest.skip(f"chromium not found, and {INSTALL.name} could not install it "
-                        f"(exit {proc.returncode}): {' | '.join(tail)}")
+            pytest.skip(
+                f"chromium not found, and {INSTALL.name} could not install it "
+                f"(exit {proc.returncode}): {' | '.join(tail)}"
+            )
     return found
 
 
 def screenshot(chromium: str, page: Path, png: Path, profile: Path, size: str = "1200,900") -> None:
     """Headless, offline Chromium: nothing but the file is loaded."""
     cmd = [
-        chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-        "--no-first-run", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", f"--user-data-dir={profile}", f"--screenshot={png}",
-        f"--window-size={size}", page.resolve().as_uri(),
+        chromium,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        f"--screenshot={png}",
+        f"--window-size={size}",
+        page.resolve().as_uri(),
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
     assert png.is_file(), f"no screenshot (exit {proc.returncode}):\n{proc.stderr[-2000:]}"
@@ -279,4 +365,3 @@ def test_renders_in_headless_chromium(chromium: str, acme_page: Path, tmp_path: 
     # Bars drawn: the chart's two fills appear, the billable one on 12 days (19 clicks).
     assert pixels_of(rgb, BILLABLE_RGB) > 2_000
     assert pixels_of(rgb, INVALID_RGB) > 1_000
-

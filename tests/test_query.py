@@ -95,8 +95,15 @@ def test_csv_has_a_header_and_one_line_per_row(wh: Path) -> None:
 
 
 def test_sql_from_standard_input(wh: Path) -> None:
-    out = ok("query", "--warehouse", wh, "--format", "csv", "-",
-             stdin="SELECT count(*) AS n FROM fraud_flags\n").stdout
+    out = ok(
+        "query",
+        "--warehouse",
+        wh,
+        "--format",
+        "csv",
+        "-",
+        stdin="SELECT count(*) AS n FROM fraud_flags\n",
+    ).stdout
     assert out.splitlines() == ["n", "17"]
 
 
@@ -162,8 +169,9 @@ def test_export_rated_writes_the_periods_rated_records(wh: Path, tmp_path: Path)
     p = ok("export", "rated", "--warehouse", wh, "--period", "2026-10", "--out", out)
     table = pq.read_table(out)
     assert p.stderr.strip() == f"wrote {table.num_rows} rated record(s) of 2026-10 to {out}"
-    count = query(wh, "SELECT count(*) FROM rated_records WHERE period = '2026-10'", "--format",
-                  "csv").splitlines()[1]
+    count = query(
+        wh, "SELECT count(*) FROM rated_records WHERE period = '2026-10'", "--format", "csv"
+    ).splitlines()[1]
     assert table.num_rows == int(count)
     rows = table.to_pylist()
     assert {r["period"] for r in rows} == {"2026-10"}
@@ -177,8 +185,13 @@ def test_export_rated_writes_the_periods_rated_records(wh: Path, tmp_path: Path)
     # impressions' per-unit amounts (contract 6).
     for c in statements["acme"]["campaigns"]:
         total = sum(
-            (r["amount"] for r in rows if r["subject"] == "acme" and r["campaign"] == c["campaign"]
-             and r["type"] in ("ad.click", "ad.impression")),
+            (
+                r["amount"]
+                for r in rows
+                if r["subject"] == "acme"
+                and r["campaign"] == c["campaign"]
+                and r["type"] in ("ad.click", "ad.impression")
+            ),
             Decimal(0),
         )
         assert money(total) == c["amount"], c["campaign"]
@@ -207,8 +220,9 @@ def test_export_rated_replaces_the_file_and_leaves_no_temporary(wh: Path, tmp_pa
 
 
 def test_export_rated_of_a_bad_period_writes_nothing(wh: Path, tmp_path: Path) -> None:
-    err = fails("export", "rated", "--warehouse", wh, "--period", "2026-13",
-                "--out", tmp_path / "r.parquet")
+    err = fails(
+        "export", "rated", "--warehouse", wh, "--period", "2026-13", "--out", tmp_path / "r.parquet"
+    )
     assert "period `2026-13` is not YYYY-MM" in err
     assert list(tmp_path.iterdir()) == []
 

@@ -20,12 +20,17 @@ EVENTS = sorted((EXAMPLE / "events").iterdir()) if EXAMPLE.is_dir() else []
 PIPELINE = str(Path(sys.executable).with_name("pipeline"))
 
 
-def run(*args: str | Path, env: dict[str, str] | None = None,
-        stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str | Path, env: dict[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """`pipeline ARGS...` with text stdout/stderr captured."""
     return subprocess.run(
-        [PIPELINE, *map(str, args)], capture_output=True, text=True, input=stdin,
-        env={**os.environ, **(env or {})}, timeout=300,
+        [PIPELINE, *map(str, args)],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        env={**os.environ, **(env or {})},
+        timeout=300,
     )
 
 

@@ -16,15 +16,23 @@ DEFAULT_GROUP = "pipeline"
 
 
 def make_app(
-    broker_url: str, *, data_dir: Path, worker_id: str = "1", group_id: str = DEFAULT_GROUP
+    broker_url: str,
+    *,
+    data_dir: Path,
+    worker_id: str = "1",
+    group_id: str = DEFAULT_GROUP,
+    app_class: type[faust.App] = faust.App,
+    max_poll_records: int | None = None,
 ) -> faust.App:
     """A faust app consuming `events.raw` as consumer group `group_id`.
 
     Give each warehouse its own `group_id`: workers of one group share the partitions, so two
     warehouses in one group would each receive only part of the records. `worker_id` names this
     worker's connection in broker logs. faust keeps its small local state under `data_dir`.
+    `app_class` lets the worker plug in its consumer (`worker.WorkerApp`); `max_poll_records`
+    bounds what one fetch returns (None: everything the fetch brought).
     """
-    return faust.App(
+    return app_class(
         group_id,
         broker=broker_url,
         broker_client_id=f"{group_id}-worker-{worker_id}",
@@ -38,6 +46,7 @@ def make_app(
         # the warehouse, which are the ones that count (they commit with the records).
         consumer_auto_offset_reset="earliest",
         consumer_max_fetch_size=4 * 1024 * 1024,  # 1 MiB default = ~4k records per fetch
+        broker_max_poll_records=max_poll_records,
         stream_buffer_maxsize=16_384,  # let `take(1000)` fill without waiting on back-pressure
         store="memory://",  # no tables: the warehouse is the only state
         topic_partitions=RAW_PARTITIONS,
@@ -45,11 +54,13 @@ def make_app(
     )
 
 
-def raw_topic(app: faust.App) -> faust.TopicT:
+def raw_topic(app: faust.App, *, acks: bool = True) -> faust.TopicT:
     """`events.raw` as the app sees it: raw bytes in, see `messages.py` for the format.
 
     `internal=True` makes faust create it with our partition count: faust creates only internal
     topics, and a broker auto-creates any other one on first use with its own default (Tansu: 4).
+    `acks=False` for the worker: it never acks messages to faust (it commits offsets itself, after
+    the warehouse), and faust's livelock checks would otherwise log that the stream is idle.
     """
     return app.topic(
         RAW_TOPIC,
@@ -59,4 +70,5 @@ def raw_topic(app: faust.App) -> faust.TopicT:
         value_type=bytes,
         key_serializer="raw",
         value_serializer="raw",
+        acks=acks,
     )

@@ -124,3 +124,40 @@ async def cluster_id(url: str) -> str:
         return str(response.cluster_id)
     finally:
         await client.close()
+
+
+async def log_ends(url: str, topic: str, timeout_s: float = 10.0) -> dict[tuple[str, int], int]:
+    """The offset the next record of each partition of `topic` will get, from the high watermark
+    of a fetch response. Not from ListOffsets (`end_offsets`): Tansu answers that with the base
+    offset of the partition's last record batch, short of the end. Fetching from that offset
+    (which is never past the end) returns a response carrying the true high watermark."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers(url),
+        enable_auto_commit=False,
+        fetch_max_wait_ms=50,  # an empty partition answers after this
+        max_partition_fetch_bytes=64 * 1024,  # only the watermark matters, not the records
+    )
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+        if not partitions:  # metadata for a topic this client has not asked about yet
+            await consumer._client.force_metadata_update()
+            partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        for tp, offset in (await consumer.end_offsets(tps)).items():
+            consumer.seek(tp, offset)
+        ends: dict[tuple[str, int], int] = {}
+        deadline = time.monotonic() + timeout_s
+        while len(ends) < len(tps):
+            if time.monotonic() > deadline:
+                raise BrokerError(f"{url} did not report the end of topic {topic!r} in time")
+            await consumer.getmany(timeout_ms=100)
+            for tp in tps:
+                if (high := consumer.highwater(tp)) is not None:
+                    ends[(tp.topic, tp.partition)] = high
+        return ends
+    finally:
+        await consumer.stop()

@@ -10,17 +10,39 @@ records in input order.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from aiokafka import AIOKafkaProducer
 
+from ..collect import check_inputs, read_files
 from .broker import bootstrap_servers, ensure_topics
 from .messages import RAW_PARTITIONS, RAW_TOPIC, TOPICS, partition_of, table_to_messages
 
 # Kafka's default 16 KiB batch holds ~80 of our records and makes one request each; 512 KiB stays
 # well under the 1 MiB default `message.max.bytes` of brokers.
 MAX_BATCH_BYTES = 512 * 1024
+# What validation treats as a blank line (validate._BLANK_RE, the same RE2 syntax): not a record.
+BLANK_RE = r"^[ \t\r\n\f\v]*$"
+
+
+def record_batches(files: list[str], run_key: int) -> Iterator[pa.Table]:
+    """The files' records as `read_files` gives them, without blank lines: a blank line is not
+    a record (contract 2), so the published count is the count the warehouse will hold."""
+    check_inputs(files)
+    for table in read_files(files, run_key):
+        yield drop_blank(table)
+
+
+def drop_blank(table: pa.Table) -> pa.Table:
+    """Rows of a JSON Lines file that are empty or white space only (a CSV or Parquet row, with
+    its rendered `doc` or a reader's reason, is never blank here)."""
+    blank = pc.and_(
+        pc.and_(pc.is_null(table.column("doc")), pc.is_null(table.column("pre_reason"))),
+        pc.match_substring_regex(table.column("raw"), BLANK_RE),
+    )
+    return table.filter(pc.invert(blank))
 
 
 def publish(broker_url: str, batches: Iterable[pa.Table], topic: str = RAW_TOPIC) -> int:

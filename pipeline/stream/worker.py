@@ -1,0 +1,153 @@
+"""The bodies of `pipeline worker`, `pipeline stream` and `pipeline publish`: check the broker,
+build the faust app around an `Ingestor` (ingest.py), run it until told to stop.
+
+Where a warehouse starts reading a partition it has stored nothing for (of this broker cluster):
+
+- `worker`: at the beginning of the log -- the warehouse is a consumer of the whole topic;
+- `stream`: where the log ended just before it published, so a stream into a new warehouse
+  holds exactly its own files (as `replay` would) even on a broker other runs filled before.
+
+Either way the position is stored with the first batch, and later workers continue from there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import os
+import signal
+import socket
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from .. import metrics
+from ..collect import check_inputs
+from ..exports import reconcile
+from ..warehouse import Warehouse, new_run_key
+from .app import make_app, raw_topic
+from .broker import cluster_id, ensure_topics, log_ends, require_broker
+from .ingest import Ingestor, Settings, Target, WorkerApp
+from .messages import RAW_TOPIC, TOPICS
+from .publish import publish_async, record_batches
+
+log = logging.getLogger(__name__)
+# One fetch returns at most this many records; the batch loop gathers fetches up to the batch
+# size. aiokafka's own default (no limit) would hand over whole 4 MiB-per-partition fetches.
+MAX_POLL_RECORDS = 10_000
+
+
+def group_id(warehouse: str | Path) -> str:
+    """The consumer group of a warehouse: one per warehouse directory, so the workers of one
+    warehouse share the partitions while two warehouses each read every record."""
+    digest = hashlib.sha256(os.path.realpath(warehouse).encode()).hexdigest()[:16]
+    return f"pipeline-wh-{digest}"
+
+
+def run_worker(settings: Settings, *, metrics_port: int | None = None) -> Ingestor:
+    """`pipeline worker`: consume until SIGINT/SIGTERM; returns the finished ingestor."""
+    require_broker(settings.broker_url)  # fail in seconds, before faust retries for ever
+    with _metrics_server(metrics_port):
+        return asyncio.run(_worker(settings))
+
+
+async def _worker(settings: Settings) -> Ingestor:
+    url = settings.broker_url
+    await ensure_topics(url, TOPICS)
+    ingestor = Ingestor(settings, cluster=await cluster_id(url))
+    await run_app(ingestor)
+    return ingestor
+
+
+def stream_files(settings: Settings, files: list[str]) -> str:
+    """`pipeline stream`: publish FILES as a new run, consume until all of its records are in
+    the warehouse, stop. Returns the summary line."""
+    check_inputs(files)
+    require_broker(settings.broker_url)
+    run_key, count = asyncio.run(_stream(settings, files))
+    with Warehouse.open(settings.warehouse) as wh:
+        counts = reconcile(wh.con)
+    from ..replay import summary_line
+
+    return f"streamed {count} records from {len(files)} file(s) as run {run_key}; " + summary_line(
+        counts
+    )
+
+
+async def _stream(settings: Settings, files: list[str]) -> tuple[int, int]:
+    url = settings.broker_url
+    await ensure_topics(url, TOPICS)
+    cluster = await cluster_id(url)
+    start = await log_ends(url, RAW_TOPIC)  # before publishing: our records come after
+    run_key = new_run_key()
+    count = await publish_async(url, record_batches(files, run_key))
+    if count == 0:  # nothing to wait for; still leave a warehouse with the rule set, as replay
+        with Warehouse.open(settings.warehouse, write=True, create=True) as wh:
+            wh.ingest([], settings.rules, command="stream")
+        return run_key, 0
+    ingestor = Ingestor(settings, cluster=cluster, start=start, target=Target(run_key, count))
+    await run_app(ingestor)
+    return run_key, count
+
+
+async def publish_files(broker_url: str, files: list[str]) -> tuple[int, int]:
+    """`pipeline publish`: (run key, records sent)."""
+    check_inputs(files)
+    require_broker(broker_url)
+    run_key = new_run_key()
+    return run_key, await publish_async(broker_url, record_batches(files, run_key))
+
+
+async def run_app(ingestor: Ingestor) -> None:
+    """Run a faust app feeding `ingestor` until its `done` is set, SIGINT/SIGTERM arrives or
+    faust crashes; stop faust cleanly either way (leave the group, finish the batch being
+    written). Raises the ingestor's error, if it had one."""
+    settings = ingestor.settings
+    with tempfile.TemporaryDirectory(prefix="pipeline-faust-") as data_dir:
+        app = make_app(
+            settings.broker_url,
+            data_dir=Path(data_dir),  # faust wants one; with memory tables it stays empty
+            worker_id=f"{socket.gethostname()}-{os.getpid()}",
+            group_id=group_id(settings.warehouse),
+            app_class=WorkerApp,
+            max_poll_records=MAX_POLL_RECORDS,
+        )
+        assert isinstance(app, WorkerApp)
+        app.ingestor = ingestor
+        app.topics.add(raw_topic(app, acks=False))  # subscribe: the conductor owns the topic list
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await app.start()
+            waits = {asyncio.ensure_future(e.wait()) for e in (stop, ingestor.done)}
+            while not app.crashed:  # faust crashed: it stops itself but sets none of ours
+                finished, _ = await asyncio.wait(waits, timeout=0.5, return_when="FIRST_COMPLETED")
+                if finished:
+                    break
+            for w in waits:
+                w.cancel()
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+            await app.stop()
+            ingestor.executor.shutdown(wait=True)
+    if ingestor.error is not None:
+        raise ingestor.error
+    if app.crashed and app.crash_reason is not None:
+        raise app.crash_reason
+
+
+@contextlib.contextmanager
+def _metrics_server(port: int | None) -> Iterator[None]:
+    if port is None:
+        yield
+        return
+    server = metrics.serve(port)
+    try:
+        yield
+    finally:
+        server.shutdown()
