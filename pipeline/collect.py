@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import csv
 import io
+import queue
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -66,6 +68,30 @@ def read_files(paths: list[str], run_key: int) -> Iterator[pa.Table]:
             yield from _read_csv(p, idx, run_key)
         else:
             yield from _read_parquet(p, idx, run_key)
+
+
+def prefetch(batches: Iterator[pa.Table], depth: int = 2) -> Iterator[pa.Table]:
+    """Read the next batches in a background thread while the caller works on this one: file
+    reading and line splitting overlap with validation (DuckDB releases the GIL while it runs).
+    At most `depth` batches wait in memory; a reader error is raised in the caller."""
+    q: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=depth)
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                q.put(("batch", batch))
+            q.put(("done", None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer thread
+            q.put(("error", exc))
+
+    threading.Thread(target=produce, name="collect-prefetch", daemon=True).start()
+    while True:
+        kind, item = q.get()
+        if kind == "done":
+            return
+        if kind == "error":
+            raise item  # type: ignore[misc]
+        yield item  # type: ignore[misc]
 
 
 def iter_line_blocks(path: str) -> Iterator[tuple[int, bytes]]:

@@ -21,3 +21,9 @@ def default_broker() -> str:
 def lock_timeout_s() -> float:
     """Seconds a command waits for another one holding the warehouse ($PIPELINE_LOCK_TIMEOUT)."""
     return float(os.environ.get("PIPELINE_LOCK_TIMEOUT", "30"))
+
+
+def memory_limit() -> str:
+    """DuckDB memory limit ($PIPELINE_MEMORY_LIMIT, DuckDB size syntax). Past it, DuckDB spills
+    to `<warehouse>/.tmp`; the default keeps a replay of 10M events well under 2 GB RSS."""
+    return os.environ.get("PIPELINE_MEMORY_LIMIT", "1GB")

@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 
 from . import metrics
-from .collect import check_inputs, read_files
+from .collect import check_inputs, prefetch, read_files
 from .exports import reconcile
 from .invoice import build_invoices, period_bounds, store_invoices
 from .rules import load_rules
@@ -32,7 +32,7 @@ def replay_files(
     check_inputs(files)
     run_key = new_run_key()
     with Warehouse.open(warehouse, write=True, create=True) as wh:
-        batches = read_files(files, run_key)
+        batches = prefetch(read_files(files, run_key))
         if progress:
             from .progress import with_progress
 

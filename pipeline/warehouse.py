@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from .config import lock_timeout_s
+from .config import lock_timeout_s, memory_limit
 from .correlate import correlate
 from .errors import UsageError, WarehouseError
 from .fraud import judge_fraud
@@ -75,7 +75,11 @@ class Warehouse:
                 )
             path.mkdir(parents=True, exist_ok=True)
         with _locked(path, exclusive=write):
-            con = duckdb.connect(str(db), read_only=not write)
+            con = duckdb.connect(
+                str(db),
+                read_only=not write,
+                config={"memory_limit": memory_limit(), "temp_directory": str(path / ".tmp")},
+            )
             try:
                 wh = cls(path, con, write)
                 if write:
