@@ -4,6 +4,7 @@ with the traceback only under `--debug`."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 import traceback
@@ -55,7 +56,34 @@ def emit(value: Any) -> None:
     click.echo(json.dumps(value, indent=1, ensure_ascii=False))
 
 
-@click.group()
+class LazyGroup(click.Group):
+    """A group whose commands from other modules are imported only when used: every command
+    would otherwise pay for importing polars (generate) and faust (streaming) at start-up."""
+
+    def __init__(self, *args: Any, lazy: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy or {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy:
+            module, attr = self.lazy[name].split(":")
+            return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
+        return super().get_command(ctx, name)
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy={
+        "generate": "pipeline.generate:generate_command",
+        "query": "pipeline.cli_views:query",
+        "worker": "pipeline.stream.commands:worker",
+        "publish": "pipeline.stream.commands:publish",
+        "stream": "pipeline.stream.commands:stream",
+    },
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
@@ -105,7 +133,7 @@ def summary(warehouse: str) -> None:
         click.echo(summarize(wh.con))
 
 
-@cli.group()
+@cli.group(cls=LazyGroup, lazy={"rated": "pipeline.cli_views:export_rated"})
 def export() -> None:
     """Print the contract's JSON exports."""
 
@@ -194,7 +222,10 @@ def export_flags(warehouse: str, period: str | None) -> None:
         emit(exports.flags(wh.con, period))
 
 
-@cli.group()
+@cli.group(
+    cls=LazyGroup,
+    lazy={"list": "pipeline.cli_views:flags_list", "history": "pipeline.cli_views:flags_history"},
+)
 def flags() -> None:
     """Review fraud flags: list them, dismiss or confirm them, show the review history."""
 
@@ -243,28 +274,8 @@ def flags_confirm(warehouse: str, note: str | None, file: Any, ids: tuple[str, .
     _review("confirmed", warehouse, ids, note, file)
 
 
-def _register_optional() -> None:
-    """Commands living in their own modules."""
-    from .generate import generate_command
-
-    cli.add_command(generate_command)
-
-    from .cli_views import export_rated, flags_history, flags_list, query
-
-    cli.add_command(query)
-    export.add_command(export_rated)
-    flags.add_command(flags_list)
-    flags.add_command(flags_history)
-
-    from .stream.commands import publish, stream, worker
-
-    for command in (worker, publish, stream):
-        cli.add_command(command)
-
-
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning every error into one line and an exit code."""
-    _register_optional()
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:

@@ -274,14 +274,28 @@ def _json_object_sql(col_of: dict[str, str], value_sql) -> str:  # type: ignore[
         else:
             node[parts[-1]] = (name, col)
 
-    def build(node: dict) -> str:
-        items = []
+    def build(node: dict, top: bool) -> str:
+        items, cols = [], []
         for key, sub in node.items():
-            val = build(sub) if isinstance(sub, dict) else value_sql(sub[0], sub[1], type_col)
+            val = (
+                build(sub, False) if isinstance(sub, dict) else value_sql(sub[0], sub[1], type_col)
+            )
             items.append(f"{_sql_str(key)}, {val}")
-        return f"json_object({', '.join(items)})" if items else "json_object()"
+            cols += _leaf_cols(sub)
+        obj = f"json_object({', '.join(items)})" if items else "json_object()"
+        if top or not cols:
+            return obj
+        # A nested object whose cells are all empty is a missing field, not an object of nulls.
+        empty = " AND ".join(f"nullif({c}::VARCHAR, '') IS NULL" for c in cols)
+        return f"CASE WHEN {empty} THEN NULL ELSE {obj} END"
 
-    return build(tree)
+    return build(tree, True)
+
+
+def _leaf_cols(sub: dict | tuple[str, str]) -> list[str]:
+    if isinstance(sub, dict):
+        return [c for v in sub.values() for c in _leaf_cols(v)]
+    return [sub[1]]
 
 
 def _sql_str(s: str) -> str:

@@ -23,14 +23,20 @@ _USAGE_IN = ", ".join(f"'{t}'" for t in USAGE_TYPES)
 SCOPED_ONLY, ALWAYS = True, False
 STEPS: list[tuple[bool, str] | str] = [
     # Records sharing a (source, id) with a new one: the first in input order wins.
-    (SCOPED_ONLY, "CREATE OR REPLACE TEMP TABLE k_id AS SELECT DISTINCT source, id FROM events WHERE eid > $since"),
+    (
+        SCOPED_ONLY,
+        "CREATE OR REPLACE TEMP TABLE k_id AS SELECT DISTINCT source, id FROM events WHERE eid > $since",
+    ),
     f"""CREATE OR REPLACE TEMP TABLE d1 AS
     SELECT e.eid, e.run_key, e.file_idx, e.line, e.type, e.subject, e.session_id, e.session_seq,
            row_number() OVER (PARTITION BY e.source, e.id ORDER BY {_ORDER}) = 1 AS first_id
     FROM events e {{by_id}}""",
     # Session parts sharing a part key with those: among (source, id) winners, the first wins.
-    (SCOPED_ONLY, """CREATE OR REPLACE TEMP TABLE k_part AS
-    SELECT DISTINCT subject, type, session_id, session_seq FROM d1 WHERE session_id IS NOT NULL"""),
+    (
+        SCOPED_ONLY,
+        """CREATE OR REPLACE TEMP TABLE k_part AS
+    SELECT DISTINCT subject, type, session_id, session_seq FROM d1 WHERE session_id IS NOT NULL""",
+    ),
     f"""CREATE OR REPLACE TEMP TABLE d AS
     WITH parts AS (
       SELECT e.eid, e.run_key, e.file_idx, e.line, e.type, e.subject, e.session_id,
@@ -46,8 +52,11 @@ STEPS: list[tuple[bool, str] | str] = [
     UNION ALL
     SELECT eid, type, subject, session_id, first_id, first_id FROM d1 WHERE session_id IS NULL""",
     # Every part of a touched session: a session is named by its first-ingested kept part.
-    (SCOPED_ONLY, """CREATE OR REPLACE TEMP TABLE k_sess AS
-    SELECT DISTINCT subject, type, session_id FROM d WHERE session_id IS NOT NULL"""),
+    (
+        SCOPED_ONLY,
+        """CREATE OR REPLACE TEMP TABLE k_sess AS
+    SELECT DISTINCT subject, type, session_id FROM d WHERE session_id IS NOT NULL""",
+    ),
     f"""CREATE OR REPLACE TEMP TABLE a AS
     WITH sess AS (
       SELECT e.eid, e.type, e.subject, e.session_id,

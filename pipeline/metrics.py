@@ -257,12 +257,22 @@ def observe_batch_write(seconds: float) -> None:
     BATCH_WRITE_SECONDS.observe(seconds)
 
 
-def observe_consumer_lag(lags: Mapping[tuple[str, int], int]) -> None:
-    """Streaming worker: records behind per (topic, partition); partitions not given drop out
-    (after a rebalance this worker no longer reports the ones it gave up)."""
-    CONSUMER_LAG.clear()
+def observe_consumer_lag(
+    lags: Mapping[tuple[str, int], int], *, assigned: Iterable[tuple[str, int]] | None = None
+) -> None:
+    """Streaming worker: records behind per (topic, partition). Partitions not in `lags` keep
+    their last value (a batch holds only some partitions). With `assigned`, partitions outside it
+    drop out: after a rebalance the new owner reports them, and two workers must not both count."""
     for (topic, partition), lag in lags.items():
         CONSUMER_LAG.labels(topic, str(partition)).set(max(lag, 0))
+        _lag_partitions.add((topic, partition))
+    if assigned is not None:
+        for key in _lag_partitions - set(assigned):
+            CONSUMER_LAG.remove(key[0], str(key[1]))
+            _lag_partitions.discard(key)
+
+
+_lag_partitions: set[tuple[str, int]] = set()  # the (topic, partition) series CONSUMER_LAG has
 
 
 def _set_all(gauge: Gauge, rows: Iterable[tuple[Any, ...]]) -> None:

@@ -7,10 +7,14 @@ Importable as `helpers` from any test module (tests/ is on sys.path: pytest's de
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
+import traceback
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +50,32 @@ def cli_json(*args: str, **kw: Any) -> Any:
     return json.loads(cli_ok(*args, **kw).stdout)
 
 
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def main_inprocess(*args: str) -> Result:
+    """`pipeline ARGS...` through `pipeline.cli.main` in this process: exit code, stdout and
+    stderr as the command would give them. An exception that escapes `main` is what a real
+    process would print as a traceback: it is written to stderr the same way, exit code 1."""
+    from pipeline.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            main([str(a) for a in args])
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        except BaseException:  # noqa: BLE001 - exactly what must never happen
+            traceback.print_exc(file=err)
+            code = 1
+    return Result(code, out.getvalue(), err.getvalue())
+
+
 def spawn(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """Start `pipeline ARGS...` without waiting (for kill and lock tests)."""
     full_env = dict(os.environ)
@@ -64,7 +94,8 @@ def _cache_rule_loading() -> None:
     """Load each rule directory once per test session: parsing the YAML costs ~0.15 s, more
     than a small replay itself, and hypothesis runs hundreds of replays over one directory.
     Keyed by the files' paths and mtimes, so a test that rewrites a rule file still sees it.
-    Only the in-process helpers get this; the CLI always loads the rules itself."""
+    Only this process gets it (replay/bill/main_inprocess); a `pipeline` subprocess always
+    loads its rules itself."""
     import pipeline.replay as replay_mod
 
     if getattr(replay_mod.load_rules, "_cached", False):

@@ -175,7 +175,8 @@ def test_no_metrics_file_unless_asked(tmp_path: Path) -> None:
 def test_worker_metrics_over_http() -> None:
     """What the streaming worker uses: lag per partition, batch latency, the HTTP endpoint."""
     metrics.observe_consumer_lag({("events.raw", 0): 7, ("events.raw", 1): 0})
-    metrics.observe_consumer_lag({("events.raw", 1): 3})  # partition 0 moved to another worker
+    metrics.observe_consumer_lag({("events.raw", 1): 3})  # a batch from partition 1 only
+    metrics.observe_consumer_lag({("events.raw", 2): -1})  # highwater read before the commit
     metrics.observe_batch_write(0.042)
     server = metrics.serve(0, "127.0.0.1")
     try:
@@ -188,7 +189,22 @@ def test_worker_metrics_over_http() -> None:
             }
     finally:
         server.shutdown()
-    lag = series(got, "pipeline_consumer_lag_records")
-    assert lag == {frozenset({("topic", "events.raw"), ("partition", "1")}): 3}
+    lag = {
+        dict(labels)["partition"]: v
+        for labels, v in series(got, "pipeline_consumer_lag_records").items()
+    }
+    assert lag == {"0": 7, "1": 3, "2": 0}
     assert value(got, "pipeline_batch_write_duration_seconds_bucket", le="0.05") >= 1
     assert not any(name.startswith("python_") for name, _ in got), "not the default registry"
+
+
+def test_lag_of_partitions_given_up_drops_out() -> None:
+    """After a rebalance the partitions this worker lost are reported by their new owner."""
+    metrics.observe_consumer_lag({("events.raw", 0): 5, ("events.raw", 1): 6})
+    metrics.observe_consumer_lag({("events.raw", 1): 2}, assigned=[("events.raw", 1)])
+    got = {
+        (s.labels["topic"], s.labels["partition"]): s.value
+        for family in metrics.CONSUMER_LAG.collect()
+        for s in family.samples
+    }
+    assert got == {("events.raw", "1"): 2}

@@ -55,7 +55,9 @@ def _settings(rules_dir: str, warehouse: str, broker_url: str, **kw: object):  #
 
 def _logging(level: int) -> None:
     """Our progress at `level`; faust, mode and aiokafka only when something is wrong."""
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     logging.getLogger("pipeline").setLevel(level)
 
 
@@ -130,6 +132,8 @@ def stream(
     The warehouse then holds what `pipeline replay` of the same files would give."""
     from .worker import stream_files
 
-    settings = _settings(rules_dir, warehouse, broker_url, batch_size=batch_size, max_wait_s=max_wait)
+    settings = _settings(
+        rules_dir, warehouse, broker_url, batch_size=batch_size, max_wait_s=max_wait
+    )
     _logging(logging.WARNING)
     click.echo(stream_files(settings, list(files)), err=True)

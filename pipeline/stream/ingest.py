@@ -100,10 +100,24 @@ class Pending:
             return IDLE_FETCH_S
         return max(0.0, min(IDLE_FETCH_S, self.since + max_wait_s - now))
 
-    def take(self) -> dict[Partition, list[RawMessage]]:
-        parts = self.parts
-        self.clear()
-        return parts
+    def take(self, limit: int) -> dict[Partition, list[RawMessage]]:
+        """Up to `limit` records, the oldest of each partition, shared evenly between them; the
+        rest stay pending (and stay due: they are as old as they were)."""
+        if self.count <= limit:
+            parts = self.parts
+            self.clear()
+            return parts
+        share = [limit // len(self.parts)] * len(self.parts)
+        spare = limit - sum(share)
+        out: dict[Partition, list[RawMessage]] = {}
+        for i, (key, recs) in enumerate(sorted(self.parts.items(), key=lambda kv: len(kv[1]))):
+            n = min(len(recs), share[i] + spare)  # a short partition leaves its share to the next
+            spare = share[i] + spare - n
+            if n:
+                out[key], self.parts[key] = recs[:n], recs[n:]
+        self.parts = {k: v for k, v in self.parts.items() if v}
+        self.count -= sum(map(len, out.values()))
+        return out
 
     def clear(self) -> None:
         self.parts, self.count, self.since = {}, 0, None
@@ -176,7 +190,7 @@ class Ingestor:
                     continue
                 now = time.monotonic()
                 if writing is None and self.pending.due(now, s.batch_size, s.max_wait_s):
-                    writing = asyncio.ensure_future(self._write(self.pending.take()))
+                    writing = asyncio.ensure_future(self._write(self.pending.take(s.batch_size)))
                     continue
                 if writing is not None and self.pending.count >= s.batch_size:
                     await asyncio.wait({writing})  # full: let the writer catch up
@@ -267,6 +281,8 @@ class Ingestor:
 class BatchConsumer(faust_aiokafka.Consumer):
     """faust's aiokafka consumer, reading in batches for the app's `Ingestor` (see above)."""
 
+    logger = faust_aiokafka.logger  # faust's own log lines stay under faust's logger names
+
     @property
     def ingestor(self) -> Ingestor:
         return cast(WorkerApp, self.app).ingestor
@@ -281,6 +297,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
 class WorkerApp(faust.App):
     """A faust app whose consumer is a `BatchConsumer` serving `ingestor`."""
 
+    logger = logging.getLogger(faust.App.__module__)
     ingestor: Ingestor
 
     def _new_consumer(self) -> BatchConsumer:

@@ -1,0 +1,271 @@
+"""`pipeline stream`, `worker` and `publish` end to end. The broker tests run against the real
+broker of conftest.py; each compares every export with a `replay` of the same files.
+
+The session broker is shared, so `events.raw` already holds other tests' records. `stream`
+copes by itself (a new warehouse starts where the log ended before it published); a `worker` on
+a new warehouse reads the whole topic, so these tests first set the warehouse's offsets to the
+end of the log (`start_at_log_end`) -- the state a warehouse has after consuming everything
+published before the test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from helpers import PIPELINE, all_exports, bill_all, cli, cli_ok, replay
+from worked_example import EVENTS, EXAMPLE
+
+from pipeline.rules import load_rules
+from pipeline.stream.batch import run_records
+from pipeline.stream.broker import cluster_id, log_ends
+from pipeline.stream.messages import RAW_TOPIC
+from pipeline.warehouse import Warehouse
+
+CHECK = EXAMPLE.parents[1] / "check.py"
+FAST_BATCHES = ["--batch-size", "500", "--max-wait", "0.05"]
+
+
+def same_as_replay(warehouse: Path, rules: Path, files: list[Path], scratch: Path) -> None:
+    """Bill every period in both warehouses; every export must be identical."""
+    replay(rules, scratch / "replayed", files)
+    periods = bill_all(rules, scratch / "replayed")
+    assert bill_all(rules, warehouse) == periods
+    assert all_exports(warehouse, periods) == all_exports(scratch / "replayed", periods)
+
+
+def start_at_log_end(broker_url: str, warehouse: Path, rules: Path) -> None:
+    async def where() -> tuple[str, dict[tuple[str, int], int]]:
+        return await cluster_id(broker_url), await log_ends(broker_url, RAW_TOPIC)
+
+    cluster, ends = asyncio.run(where())
+    with Warehouse.open(warehouse, write=True, create=True) as wh:
+        wh.ingest([], load_rules(str(rules)), command="stream", offsets=ends, cluster=cluster)
+
+
+def publish(broker_url: str, files: list[Path]) -> tuple[int, int]:
+    """`pipeline publish`: (run key, records) from its message."""
+    err = cli_ok("publish", "--broker", broker_url, *map(str, files)).stderr
+    m = re.search(r"published (\d+) records from \d+ file\(s\) as run (\d+)", err)
+    assert m, err
+    return int(m[2]), int(m[1])
+
+
+@pytest.fixture
+def workers(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """Start `pipeline worker` processes (under `timeout -k`: none outlives a hung test), each
+    in its own process group with its log in a file; kill whatever is left at the end."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def spawn(*args: str) -> subprocess.Popen[bytes]:
+        log = open(tmp_path / f"worker-{len(started)}.log", "wb")
+        p = subprocess.Popen(
+            ["timeout", "-k", "5", "120", PIPELINE, "worker", *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own group: SIGKILL reaches timeout and the worker
+        )
+        p.log_path = log.name  # type: ignore[attr-defined]
+        started.append(p)
+        return p
+
+    yield spawn
+    for p in started:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+
+
+def log_of(p: subprocess.Popen[bytes]) -> str:
+    return Path(p.log_path).read_text(errors="replace")  # type: ignore[attr-defined]
+
+
+def wait_for(
+    what: str, cond: Callable[[], bool], timeout_s: float, *procs: subprocess.Popen[bytes]
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not cond():
+        for p in procs:
+            assert p.poll() is None, (
+                f"worker exited {p.returncode} while waiting for {what}:\n{log_of(p)}"
+            )
+        assert time.monotonic() < deadline, f"timed out waiting for {what}:\n" + "\n".join(
+            log_of(p)[-3000:] for p in procs
+        )
+        time.sleep(0.1)
+
+
+def stop(p: subprocess.Popen[bytes]) -> str:
+    """SIGTERM: the worker finishes its batch, leaves the group and exits 0."""
+    p.send_signal(signal.SIGTERM)  # reaches `timeout`, which passes it on to the worker
+    assert p.wait(30) == 0, log_of(p)
+    return log_of(p)
+
+
+# -- no broker needed ----------------------------------------------------------------------------
+
+
+def closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize("command", ["worker", "stream"])
+def test_without_a_broker_fails_at_once_saying_how_to_start_one(
+    tmp_path: Path, command: str
+) -> None:
+    url = f"kafka://127.0.0.1:{closed_port()}"
+    files = [str(f) for f in EVENTS] if command == "stream" else []
+    started = time.monotonic()
+    p = cli(
+        command,
+        "--rules",
+        str(EXAMPLE / "rules"),
+        "--warehouse",
+        str(tmp_path / "wh"),
+        "--broker",
+        url,
+        *files,
+        timeout=30,
+    )
+    assert time.monotonic() - started < 15
+    assert p.returncode == 1, p.stderr
+    assert f"error: no Kafka broker answers at {url}" in p.stderr
+    assert "scripts/broker.sh start" in p.stderr and "Traceback" not in p.stderr
+    assert not (tmp_path / "wh").exists()
+
+
+def test_worker_with_a_bad_rule_file_fails_at_once(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    shutil.copytree(EXAMPLE / "rules", rules)
+    fraud = rules / "fraud.yaml"
+    fraud.write_text(
+        fraud.read_text().replace("attribution_window_s:", "attribution_window_s: -1 #")
+    )
+    p = cli(
+        "worker",
+        "--rules",
+        str(rules),
+        "--warehouse",
+        str(tmp_path / "wh"),
+        "--broker",
+        f"kafka://127.0.0.1:{closed_port()}",
+        timeout=30,
+    )
+    assert p.returncode == 1 and "fraud.yaml" in p.stderr and "attribution_window_s" in p.stderr
+    assert "broker" not in p.stderr  # the rules are checked first
+
+
+# -- against the broker ----------------------------------------------------------------------------
+
+
+@pytest.mark.broker
+def test_stream_equals_replay(broker_url: str, tmp_path: Path) -> None:
+    wh = tmp_path / "streamed"
+    p = cli_ok(
+        "stream",
+        "--rules",
+        str(EXAMPLE / "rules"),
+        "--warehouse",
+        str(wh),
+        "--broker",
+        broker_url,
+        *map(str, EVENTS),
+        timeout=60,
+    )
+    assert "streamed 205 records from 3 file(s)" in p.stderr
+    same_as_replay(wh, EXAMPLE / "rules", EVENTS, tmp_path)
+
+
+@pytest.mark.broker
+def test_contract_check_in_stream_mode(broker_url: str) -> None:
+    env = {**os.environ, "PIPELINE_BROKER": broker_url}
+    p = subprocess.run(
+        [sys.executable, str(CHECK), PIPELINE, str(EXAMPLE), "--mode", "stream"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert re.search(r"(\d+)/\1 outputs match", p.stdout), p.stdout
+
+
+@pytest.mark.broker
+def test_publish_sends_records_not_blank_lines(broker_url: str, tmp_path: Path) -> None:
+    f = tmp_path / "a.jsonl"
+    f.write_bytes(b'{"x": 1}\n\n   \n{"y": 2}\n')
+    assert publish(broker_url, [f])[1] == 2
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("gen") / "data"
+    cli_ok("generate", "--events", "5000", "--seed", "7", str(out))
+    return out
+
+
+@pytest.mark.broker
+def test_worker_killed_and_restarted_loses_and_doubles_nothing(
+    broker_url: str,
+    tmp_path: Path,
+    generated: Path,
+    workers: Callable[..., subprocess.Popen[bytes]],
+) -> None:
+    rules, files = generated / "rules", sorted((generated / "events").iterdir())
+    wh = tmp_path / "wh"
+    start_at_log_end(broker_url, wh, rules)
+    run_key, count = publish(broker_url, files)
+    args = ["--rules", str(rules), "--warehouse", str(wh), "--broker", broker_url, *FAST_BATCHES]
+
+    first = workers(*args)
+    wait_for("a first batch", lambda: run_records(wh, run_key) > 0, 45, first)
+    os.killpg(first.pid, signal.SIGKILL)  # no chance to finish a batch or commit anything
+    first.wait()
+    written = run_records(wh, run_key)
+    assert 0 < written < count, f"killed after {written} of {count}: nothing left to resume"
+
+    second = workers(*args)
+    wait_for("every record", lambda: run_records(wh, run_key) >= count, 90, second)
+    stop(second)
+    assert run_records(wh, run_key) == count
+    same_as_replay(wh, rules, files, tmp_path)
+
+
+@pytest.mark.broker
+def test_two_workers_share_the_partitions_of_one_warehouse(
+    broker_url: str,
+    tmp_path: Path,
+    generated: Path,
+    workers: Callable[..., subprocess.Popen[bytes]],
+) -> None:
+    rules, files = generated / "rules", sorted((generated / "events").iterdir())
+    wh = tmp_path / "wh"
+    start_at_log_end(broker_url, wh, rules)
+    args = ["--rules", str(rules), "--warehouse", str(wh), "--broker", broker_url, *FAST_BATCHES]
+    a, b = workers(*args), workers(*args)
+
+    def one_partition_each() -> bool:
+        last = [re.findall(r"assigned partitions (.*)", log_of(p))[-1:] for p in (a, b)]
+        return sorted(x[0].split("@")[0] for x in last if x and "," not in x[0]) == ["0", "1"]
+
+    wait_for("a partition each", one_partition_each, 45, a, b)
+    run_key, count = publish(broker_url, files)
+    wait_for("every record", lambda: run_records(wh, run_key) >= count, 60, a, b)
+    logs = [stop(a), stop(b)]
+    for log in logs:  # both took part
+        assert int(re.search(r"worker stopped: (\d+) records", log)[1]) > 0, log  # type: ignore[index]
+    assert run_records(wh, run_key) == count
+    same_as_replay(wh, rules, files, tmp_path)
