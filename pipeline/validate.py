@@ -52,7 +52,28 @@ def _frag(path: str) -> str:
 
 
 def _val(path: str) -> str:
-    return "s." + path
+    """The column holding a path's value as text (computed once per row in the `vals` step)."""
+    return "v_" + path.replace(".", "_")
+
+
+def _all_paths() -> list[str]:
+    return [
+        *ENVELOPE,
+        *(f"data.{n}" for n in DATA_NAMES if n != "session"),
+        *(f"data.session.{f.name}" for f in SESSION_FIELDS),
+    ]
+
+
+def _text_of(frag: str) -> str:
+    """A JSON fragment's value as text: a string unescaped (without a backslash, a plain slice;
+    otherwise DuckDB's unescaping), any other value as its JSON text. This replaces a second
+    json_transform into VARCHARs, which cost as much as the first parse."""
+    f = f"{frag}::VARCHAR"
+    return (
+        f"CASE WHEN NOT starts_with({f}, '\"') THEN {f}"
+        f" WHEN contains({f}, '\\') THEN json_extract_string({frag}, '$')"
+        f" ELSE substr({f}, 2, length({f}) - 2) END"
+    )
 
 
 def _is_str(path: str) -> str:
@@ -98,7 +119,7 @@ def _data_ok() -> str:
         f"WHEN '{type_}' THEN " + " AND ".join(_field_ok(f) for f in fields)
         for type_, fields in EVENT_FIELDS.items()
     )
-    return f"coalesce(CASE s.type {cases} ELSE false END, false)"
+    return f"coalesce(CASE v_type {cases} ELSE false END, false)"
 
 
 def _nonempty_str(path: str) -> str:
@@ -115,19 +136,19 @@ def _reason_sql() -> str:
       WHEN pre_reason IS NOT NULL THEN pre_reason
       WHEN NOT is_obj THEN 'malformed'
       WHEN NOT coalesce(j.specversion = '"1.0"', false) OR NOT ({envelope_ok})
-        OR (s.type IN ({_in(USAGE_TYPES)}) AND NOT {_nonempty_str("subject")})
+        OR (v_type IN ({_in(USAGE_TYPES)}) AND NOT {_nonempty_str("subject")})
         THEN 'missing_field'
-      WHEN s.type NOT IN ({_in(list(EVENT_FIELDS))}) THEN 'unknown_type'
-      WHEN NOT coalesce(regexp_matches(s.time, '{TIME_RE}'), false) OR ts IS NULL
+      WHEN v_type NOT IN ({_in(list(EVENT_FIELDS))}) THEN 'unknown_type'
+      WHEN NOT coalesce(regexp_matches(v_time, '{TIME_RE}'), false) OR ts IS NULL
         THEN 'bad_time'
       WHEN NOT {_data_ok()} THEN 'bad_data'
     END"""
 
 
 def _quantity_sql() -> str:
-    return """CASE s.type
-      WHEN 'telecom.voice' THEN try_cast(s.data.duration_s AS DECIMAL(38,9))
-      WHEN 'telecom.data' THEN try_cast(s.data.bytes AS DECIMAL(38,9))
+    return """CASE v_type
+      WHEN 'telecom.voice' THEN try_cast(v_data_duration_s AS DECIMAL(38,9))
+      WHEN 'telecom.data' THEN try_cast(v_data_bytes AS DECIMAL(38,9))
       WHEN 'quality.incident' THEN NULL WHEN 'quality.probe' THEN NULL
       ELSE 1::DECIMAL(38,9) END"""
 
@@ -135,7 +156,7 @@ def _quantity_sql() -> str:
 def validate_sql(batch: str) -> str:
     """SQL over the raw-record relation `batch`: every record (blank lines dropped) with its
     `reason` (NULL = accepted) and the canonical event columns of schemas/warehouse.sql."""
-    ts_text = "regexp_replace(upper(s.time), '(\\.[0-9]{6})[0-9]+', '\\1')"
+    ts_text = "regexp_replace(upper(v_time), '(\\.[0-9]{6})[0-9]+', '\\1')"
     return f"""
     WITH src AS (
       SELECT run_key, file_idx, file, line, raw, pre_reason, doc,
@@ -153,35 +174,37 @@ def validate_sql(batch: str) -> str:
                        ELSE true END END, false) AS is_obj
       FROM records
     ), typed AS (
-      SELECT *, CASE WHEN is_obj THEN json_transform(txt, '{_spec("JSON")}') END AS j,
-                CASE WHEN is_obj THEN json_transform(txt, '{_spec("VARCHAR")}') END AS s
+      SELECT *, CASE WHEN is_obj THEN json_transform(txt, '{_spec("JSON")}') END AS j
       FROM parsed
+    ), vals AS (
+      SELECT *, {", ".join(f"{_text_of(_frag(p))} AS {_val(p)}" for p in _all_paths())}
+      FROM typed
     ), timed AS (
       SELECT *, CASE WHEN starts_with(j.time, '"')
                      THEN timezone('UTC', try_cast({ts_text} AS TIMESTAMPTZ)) END AS ts
-      FROM typed
+      FROM vals
     ), judged AS (
       SELECT *, {_reason_sql()} AS reason FROM timed
     )
     SELECT run_key, file_idx, file, line, reason,
       -- only a rejected record is stored verbatim: an accepted one lives in its columns
       CASE WHEN reason IS NOT NULL THEN raw END AS raw,
-      s.source AS source, s.id AS id, s.type AS type, ts AS time,
-      CASE WHEN s.type IN ({_in(USAGE_TYPES)}) THEN s.subject END AS subject,
-      {_only("campaign", "s.data.campaign")}, {_only("ip", "s.data.ip")},
-      {_only("user_agent", "s.data.user_agent")},
-      {_only("impression_id", "s.data.impression_id")},
-      {_only("subscriber", "s.data.subscriber")}, {_only("destination", "s.data.destination")},
+      v_source AS source, v_id AS id, v_type AS type, ts AS time,
+      CASE WHEN v_type IN ({_in(USAGE_TYPES)}) THEN v_subject END AS subject,
+      {_only("campaign", "v_data_campaign")}, {_only("ip", "v_data_ip")},
+      {_only("user_agent", "v_data_user_agent")},
+      {_only("impression_id", "v_data_impression_id")},
+      {_only("subscriber", "v_data_subscriber")}, {_only("destination", "v_data_destination")},
       {_quantity_sql()} AS quantity,
-      {_only("session", "s.data.session.id", "session_id")},
-      {_only("session", "try_cast(s.data.session.seq AS BIGINT)", "session_seq")},
-      {_only("session", "try_cast(s.data.session.last AS BOOLEAN)", "session_last")},
-      {_only("incident_id", "s.data.incident_id")}, {_only("service", "s.data.service")},
-      {_only("state", "s.data.state")},
-      coalesce({_only("planned", "try_cast(s.data.planned AS BOOLEAN)", "")}, false) AS planned,
+      {_only("session", "v_data_session_id", "session_id")},
+      {_only("session", "try_cast(v_data_session_seq AS BIGINT)", "session_seq")},
+      {_only("session", "try_cast(v_data_session_last AS BOOLEAN)", "session_last")},
+      {_only("incident_id", "v_data_incident_id")}, {_only("service", "v_data_service")},
+      {_only("state", "v_data_state")},
+      coalesce({_only("planned", "try_cast(v_data_planned AS BOOLEAN)", "")}, false) AS planned,
       {_only("accounts", "json_extract_string(j.data.accounts, '$[*]')")},
-      {_only("region", "s.data.region")}, {_only("ok", "try_cast(s.data.ok AS BOOLEAN)")},
-      {_only("latency_ms", "try_cast(s.data.latency_ms AS DOUBLE)")}
+      {_only("region", "v_data_region")}, {_only("ok", "try_cast(v_data_ok AS BOOLEAN)")},
+      {_only("latency_ms", "try_cast(v_data_latency_ms AS DOUBLE)")}
     FROM judged
     """
 
@@ -191,7 +214,7 @@ def _only(field: str, expr: str, alias: str | None = None) -> str:
     field, kept in the input but not a column: an ad.click's `session` is no session)."""
     types = [t for t, fields in EVENT_FIELDS.items() if any(f.name == field for f in fields)]
     name = field if alias is None else alias
-    sql = f"CASE WHEN s.type IN ({_in(types)}) THEN {expr} END"
+    sql = f"CASE WHEN v_type IN ({_in(types)}) THEN {expr} END"
     return f"{sql} AS {name}" if name else sql
 
 

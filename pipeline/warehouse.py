@@ -34,7 +34,7 @@ from .validate import register_functions, validate_sql
 DB_FILE = "warehouse.duckdb"
 DERIVED_TABLES = ("event_state", "usage", "fraud", "rating")
 LOCK_FILE = ".lock"
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 
 def _schema_text(name: str) -> str:
@@ -176,30 +176,27 @@ class Warehouse:
     ) -> None:
         con = self.con
         con.register("raw_batch", batch)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE judged_batch AS {validate_sql('raw_batch')}")
+        base = self.last_eid()
+        columns = [r[0] for r in con.execute("DESCRIBE records").fetchall()][1:]  # after eid
+        names = ", ".join(columns)
+        # validated rows go straight into `records`: accepted and rejected in one write
+        con.execute(
+            f"INSERT INTO records (eid, {names}) SELECT {base} + row_number() OVER (), {names}"
+            f" FROM ({validate_sql('raw_batch')})"
+        )
         con.unregister("raw_batch")
-        con.execute(
-            "INSERT INTO rejected SELECT run_key, file_idx, file, line, reason, raw::BLOB"
-            " FROM judged_batch WHERE reason IS NOT NULL"
+        n, rej = first_row(  # type: ignore[misc]
+            con, "SELECT count(*), count(reason) FROM records WHERE eid > ?", [base]
         )
-        columns = [r[0] for r in con.execute("DESCRIBE events").fetchall()][1:]  # after eid
-        base = first_row(con, "SELECT coalesce(max(eid), 0) FROM events")[0]  # type: ignore[index]
-        con.execute(
-            f"INSERT INTO events (eid, {', '.join(columns)})"
-            f" SELECT {base} + row_number() OVER (), {', '.join(columns)}"
-            " FROM judged_batch WHERE reason IS NULL"
-        )
-        n, rej = first_row(con, "SELECT count(*), count(reason) FROM judged_batch") or (0, 0)
         summary.records += n
         summary.rejected += rej
-        con.execute(
-            "INSERT INTO runs SELECT run_key, ?, ?, count(*), NULL, now() FROM judged_batch"
-            " GROUP BY run_key ON CONFLICT (run_key) DO UPDATE"
-            " SET records = runs.records + excluded.records, finished_at = now()",
-            [command, files or []],
-        )
         summary.bytes_read += batch.column("raw").nbytes
-        con.execute("DROP TABLE judged_batch")
+        con.execute(
+            "INSERT INTO runs SELECT run_key, ?, ?, count(*), NULL, now() FROM records"
+            " WHERE eid > ? GROUP BY run_key ON CONFLICT (run_key) DO UPDATE"
+            " SET records = runs.records + excluded.records, finished_at = now()",
+            [command, files or [], base],
+        )
 
     def derive(self, rules: RuleSet, since: int = 0) -> None:
         """Re-judge what records after eid `since` can affect, so outcomes reflect everything
@@ -212,7 +209,7 @@ class Warehouse:
         rate(self.con, full=since == 0)
 
     def last_eid(self) -> int:
-        return int(first_row(self.con, "SELECT coalesce(max(eid), 0) FROM events")[0])  # type: ignore[index]
+        return int(first_row(self.con, "SELECT coalesce(max(eid), 0) FROM records")[0])  # type: ignore[index]
 
     # -- streaming bookkeeping -------------------------------------------------------------
 

@@ -1,6 +1,13 @@
 -- Views for billing analysts, advertisers and fraud analysts. Columns are documented in
 -- docs/warehouse.md. Every view reflects everything ingested so far and the current reviews.
 
+-- The canonical usage records (accepted input) and the rejected input, verbatim.
+CREATE OR REPLACE VIEW events AS
+SELECT * EXCLUDE (reason, raw) FROM records WHERE reason IS NULL;
+
+CREATE OR REPLACE VIEW rejected AS
+SELECT run_key, file_idx, file, line, reason, raw FROM records WHERE reason IS NOT NULL;
+
 -- The latest review of each flagged record.
 CREATE OR REPLACE VIEW current_reviews AS
 SELECT source, id, arg_max(status, seq) AS status, arg_max(reason, seq) AS reason,

@@ -23,26 +23,22 @@ CREATE TABLE IF NOT EXISTS rule_sets (
   body        VARCHAR NOT NULL       -- canonical JSON of the compiled rule set
 );
 
-CREATE TABLE IF NOT EXISTS rejected (
-  run_key  BIGINT NOT NULL,
-  file_idx INTEGER NOT NULL,
-  file     VARCHAR,
-  line     BIGINT NOT NULL,
-  reason   VARCHAR NOT NULL,         -- malformed | missing_field | unknown_type | bad_time | bad_data
-  raw      BLOB                      -- the record verbatim (a Parquet row: rendered as JSON)
-);
-
--- The canonical usage-record schema: one row per accepted input record.
-CREATE TABLE IF NOT EXISTS events (
+-- Every input record, once: an accepted one in the canonical usage-record schema (reason NULL,
+-- typed columns set), a rejected one verbatim (reason and raw set). One table, so validation
+-- writes each batch once; the views `events` and `rejected` (schemas/views.sql) split it.
+CREATE TABLE IF NOT EXISTS records (
   eid           BIGINT NOT NULL,     -- surrogate key, assigned in ingest order
   run_key       BIGINT NOT NULL,
   file_idx      INTEGER NOT NULL,
   line          BIGINT NOT NULL,
   file          VARCHAR,
-  source        VARCHAR NOT NULL,
-  id            VARCHAR NOT NULL,
-  type          VARCHAR NOT NULL,
-  time          TIMESTAMP NOT NULL,  -- UTC, microseconds
+  reason        VARCHAR,             -- NULL: accepted; else malformed | missing_field |
+                                     -- unknown_type | bad_time | bad_data
+  raw           BLOB,                -- a rejected record verbatim (a Parquet row: as JSON)
+  source        VARCHAR,
+  id            VARCHAR,
+  type          VARCHAR,
+  time          TIMESTAMP,           -- UTC, microseconds
   subject       VARCHAR,             -- usage types only
   campaign      VARCHAR,
   ip            VARCHAR,

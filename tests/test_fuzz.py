@@ -248,7 +248,8 @@ def test_huge_lines():
         "h2.jsonl": json.dumps(event).encode() + b"\n",
         "h3.jsonl": b'{"specversion": "1.0", "id": "' + b"9" * big + b"\n",
         "h4.csv": csv_header() + b"\n" + b"a," * (big // 2) + b"\n" + csv_rows()[1] + b"\n",
-        "h5.csv": csv_header() + b"\n" + csv_rows()[0].replace(b"Mozilla/5.0", b"U" * big) + b"\n",
+        "h5.csv": csv_header() + b"\n" + csv_rows()[0].replace(b"Mozilla/5.0", b"U" * 100_000)
+        + b"\n",  # (a cell over 128 KiB: see the xfail test below)
         "h6.jsonl": b"\x00" * big,
     }
     replay_batch("huge lines", files, {
@@ -259,6 +260,24 @@ def test_huge_lines():
         "h5.csv": {2: "rated"},
         "h6.jsonl": {1: "malformed"},
     })
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: a CSV cell over 131072 characters (Python csv's "
+                   "field_size_limit) makes the row `malformed`; the same event in JSON Lines is "
+                   "accepted")
+def test_csv_row_with_a_5mb_cell_is_not_malformed():
+    """Contract 2.1: `malformed` is "not valid UTF-8, not a JSON object, or a CSV row whose
+    cell count differs from the header's" - a row with the header's cell count, one of them
+    5 MB long, is none of these (the same event as JSON Lines is rated)."""
+    CASES["huge lines"] += 1
+    row = csv_rows()[0].replace(b"Mozilla/5.0", b"U" * (5 * 1024 * 1024))
+    with tempfile.TemporaryDirectory() as tmp:
+        p = Path(tmp) / "big.csv"
+        p.write_bytes(csv_header() + b"\n" + row + b"\n")
+        wh = Path(tmp) / "wh"
+        r = main_inprocess("replay", "--quiet", "--rules", RULES, "--warehouse", wh, p)
+        assert r.returncode == 0, r.stderr
+        assert reconcile(wh)["rated"] == 1, reconcile(wh)
 
 
 # -- encodings, NUL, line endings --------------------------------------------------------------
@@ -274,7 +293,7 @@ def test_invalid_utf8_is_malformed():
     rows, csv_expect = [csv_header()], {}
     for i, bad in enumerate(BAD_UTF8):
         line = jsonl_lines()[i % 7]
-        for variant in (line.replace(b"ad", b"a" + bad + b"d", 1),
+        for variant in (line.replace(b'"source": "', b'"source": "x' + bad, 1),
                         line.replace(b'"id"', b'"i' + bad + b'd"', 1), line + bad):
             jl.append(variant)
             jl_expect[len(jl)] = "malformed"
@@ -320,7 +339,7 @@ def test_crlf_line_endings_give_the_same_outcomes():
 def test_csv_wrong_cell_counts_are_malformed():
     """Contract 2.1: "a CSV row whose cell count differs from the header's" is malformed."""
     good = csv_rows()[0]
-    rows = [good + b",", good + b",x,y", good.rsplit(b",", 1)[0], b"x", b"1.0,id", b",",
+    rows = [good + b",", good + b",x,y", good.rsplit(b",", 1)[0], b"x", b"1.0,id", b"1,",
             good + b",,,,,,,,,,,,,,,,,,,,,,", b"a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q,r"]
     replay_batch("csv cell counts",
                  {"w.csv": csv_header() + b"\n" + b"\n".join(rows) + b"\n"},
@@ -409,15 +428,19 @@ def test_csv_header_that_is_not_utf8_or_empty_rejects_the_rows(header):
 
 def test_csv_odd_headers():
     """Header names that collide with the nesting, repeat, are empty or need quoting."""
-    row = csv_rows()[1]
     n = len(CSV_COLUMNS)
+
+    def row(i: int) -> bytes:
+        return csv_rows()[1].replace(b"cs-1", b"cs-%d" % i)
+
     files = {
-        "o1.csv": csv_header() + b",data.session,data.session.id\n" + row + b",x,y\n",
-        "o2.csv": csv_header() + b",data.session.id,data.session\n" + row + b",x,y\n",
-        "o3.csv": csv_header() + b",id,type\n" + row + b",other,ad.view\n",
-        "o4.csv": csv_header() + b',,"data.o\'neil","a""b",data.,data..x\n' + row + b",1,2,3,4,5\n",
-        "o5.csv": b",".join([b"c%d" % i for i in range(n)]) + b"\n" + row + b"\n",
-        "o6.csv": b'"' + csv_header().replace(b",", b'","') + b'"\n' + row + b"\n",
+        "o1.csv": csv_header() + b",data.session,data.session.id\n" + row(1) + b",x,y\n",
+        "o2.csv": csv_header() + b",data.session.id,data.session\n" + row(2) + b",x,y\n",
+        "o3.csv": csv_header() + b",id,type\n" + row(3) + b",other,ad.view\n",
+        "o4.csv": csv_header() + b',,"data.o\'neil","a""b",data.,data..x\n' + row(4)
+        + b",1,2,3,4,5\n",
+        "o5.csv": b",".join([b"c%d" % i for i in range(n)]) + b"\n" + row(5) + b"\n",
+        "o6.csv": b'"' + csv_header().replace(b",", b'","') + b'"\n' + row(6) + b"\n",
     }
     replay_batch("csv headers", files, {"o5.csv": {2: "missing_field"}, "o6.csv": {2: "rated"}})
 
@@ -449,7 +472,9 @@ def test_json_edge_cases():
         (with_data().replace(b'"bytes"', b'"deep": ' + deep + b', "bytes"'), "rated"),
         (with_data().replace(b"123456", b"1" + b"0" * 400), "bad_data"),
         (with_data().replace(b"123456", b"1e400"), "bad_data"),
-        (with_data(subscriber="\ud800"), "rated"),  # a lone surrogate, escaped: valid JSON text
+        # An escaped lone surrogate: the JSON grammar allows it, but it is no Unicode string
+        # (RFC 8259 8.2 "unpredictable"; I-JSON forbids it). Either outcome, but no crash.
+        (with_data(subscriber="\ud800"), ("rated", "malformed")),
         (with_data().replace(b'"subscriber": "s"', b'"subscriber": "a", "subscriber": "b"'),
          "rated"),
         (json.dumps(base | {"time": "2026-10-07T09:00:00.1234567890123Z"}).encode(), "rated"),
@@ -459,16 +484,17 @@ def test_json_edge_cases():
         (json.dumps(base | {"id": "x" * 100_000}).encode(), "rated"),
         (json.dumps(base | {"type": "telecom.data\u0000"}).encode(), "unknown_type"),
     ]
-    lines = [c for c, _ in cases]
+    # Each line its own id (where it has one), so that none is a duplicate of another.
+    lines = [c.replace(b'"id": "d-1"', b'"id": "d-%d"' % n) for n, (c, _) in enumerate(cases)]
     got = replay_batch("json edge", {"j.jsonl": b"\n".join(lines) + b"\n"}, cases=len(lines))
     shown = {n: (r if o in ("rejected", "invalid", "unbilled") else o)
              for n, (o, r) in got["j.jsonl"].items()}
     # The far-future/past times only need to be accepted events (rated or unbilled by date).
     wrong = [f"line {n}: {shown[n]}, expected {want} ({lines[n - 1][:80]!r})"
              for n, (_, want) in enumerate(cases, 1)
-             if shown[n] != want and not (want == "rated" and shown[n] in ("no_tariff",
-                                                                             "no_contract"))]
-    assert wrong == []
+             if shown[n] not in (want if isinstance(want, tuple) else (want,))
+             and not (want == "rated" and shown[n] in ("no_tariff", "no_contract"))]
+    assert wrong == [], "\n".join(wrong)
 
 
 # -- Parquet -----------------------------------------------------------------------------------
@@ -558,6 +584,8 @@ def test_parquet_column_types():
     files, expect = {}, {}
     for name, (cols, want) in PARQUET_CASES.items():
         sink = pa.BufferOutputStream()
+        if pa.types.is_string(cols["id"].type):  # one id per file: no duplicates between them
+            cols = cols | {"id": pa.array([name])}
         pq.write_table(pa.table(cols), sink)
         files[f"{name}.parquet"] = sink.getvalue().to_pybytes()
         expect[f"{name}.parquet"] = {1: want}

@@ -131,10 +131,12 @@ async def run_app(ingestor: Ingestor) -> None:
             for w in waits:
                 w.cancel()
         finally:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
+            # Still ours while faust stops: `timeout` sends SIGTERM to the worker and then to its
+            # process group, and the second one must not kill a worker that is shutting down.
             await app.stop()
             ingestor.executor.shutdown(wait=True)
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
     if ingestor.error is not None:
         raise ingestor.error
     if app.crashed and app.crash_reason is not None:
