@@ -3,16 +3,13 @@ into the warehouse) and `bill` (invoices and SLA credits of one period)."""
 
 from __future__ import annotations
 
-import os
 import time
-from pathlib import Path
-
-import duckdb
 
 from . import metrics
 from .collect import check_inputs, prefetch, read_files
 from .exports import reconcile
 from .invoice import build_invoices, period_bounds, store_invoices
+from .query import export_rated
 from .rules import load_rules
 from .summary import usage_periods
 from .warehouse import Warehouse, new_run_key
@@ -50,19 +47,6 @@ def replay_files(
     return f"replayed {summary.records} records from {len(files)} file(s); " + summary_line(counts)
 
 
-def export_rated(con: duckdb.DuckDBPyConnection, path: Path, period: str) -> None:
-    """A period's rated records as Parquet, written to a temporary name and renamed into place
-    (a reader never sees half a file; a crash leaves the previous file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    con.execute(
-        f"COPY (SELECT * FROM rated_records WHERE period = ? ORDER BY uid) TO '{tmp}'"
-        " (FORMAT parquet)",
-        [period],
-    )
-    os.replace(tmp, path)
-
-
 def summary_line(counts: dict) -> str:  # type: ignore[type-arg]
     """`warehouse: input N, rejected N, ...` with the reason maps folded to totals."""
     parts = [f"{k} {sum(v.values()) if isinstance(v, dict) else v}" for k, v in counts.items()]
@@ -88,7 +72,7 @@ def bill_period(
                 store_invoices(con, p, invoices, availability, rules.digest)
                 billed.append(f"{p}: {len(invoices)} invoice(s)")
         for p in periods:
-            export_rated(wh.con, wh.root / "rated" / f"period={p}" / "rated.parquet", p)
+            export_rated(wh.con, p, wh.root / "rated" / f"period={p}" / "rated.parquet")
         if metrics_file is not None:
             metrics.observe_bill(wh.con, seconds=time.perf_counter() - started)
     if metrics_file is not None:

@@ -81,6 +81,9 @@ class Warehouse:
                 config={"memory_limit": memory_limit(), "temp_directory": str(path / ".tmp")},
             )
             try:
+                # now() into a TIMESTAMP column would store local wall-clock time; every time in
+                # the warehouse is UTC.
+                con.execute("SET TimeZone = 'UTC'")
                 wh = cls(path, con, write)
                 if write:
                     wh._migrate()

@@ -238,6 +238,8 @@ def test_a_second_command_fails_fast_while_a_replay_holds_the_warehouse(dataset,
     time.sleep(1.0)  # let them import (they wait for GO anyway)
     first = spawn_cmd(replay_args(dataset, wh))
     wait_for_lock(first, wh)
+    while not (wh / "warehouse.duckdb").exists() and first.poll() is None:
+        time.sleep(0.005)  # the lock is taken just before the database file is created
     assert first.poll() is None, "the first replay finished before it could be raced"
     started = time.monotonic()
     go.touch()
