@@ -72,7 +72,9 @@ def bill_period(
                 store_invoices(con, p, invoices, availability, rules.digest)
                 billed.append(f"{p}: {len(invoices)} invoice(s)")
         for p in periods:
-            export_rated(wh.con, p, wh.root / "rated" / f"period={p}" / "rated.parquet")
+            partition = wh.root / "rated" / f"period={p}"
+            partition.mkdir(parents=True, exist_ok=True)
+            export_rated(wh.con, p, partition / "rated.parquet")
         if metrics_file is not None:
             metrics.observe_bill(wh.con, seconds=time.perf_counter() - started)
     if metrics_file is not None:

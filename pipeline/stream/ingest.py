@@ -185,8 +185,9 @@ class Ingestor:
         try:
             while not (consumer.should_stop or fetcher.should_stop or self.done.is_set()):
                 if writing is not None and writing.done():
-                    await self._finish(consumer, writing.result())
-                    writing, last_check = None, time.monotonic()
+                    result, writing = writing.result(), None
+                    await self._finish(consumer, result)
+                    last_check = time.monotonic()
                     continue
                 now = time.monotonic()
                 if writing is None and self.pending.due(now, s.batch_size, s.max_wait_s):
@@ -233,8 +234,7 @@ class Ingestor:
         return written, time.monotonic() - started
 
     async def _finish(self, consumer: faust_aiokafka.Consumer, result: WriteResult) -> None:
-        written, seconds = result
-        self._account(written, seconds)
+        written = result[0]
         assigned = consumer.assignment()
         commit = {tp: o for (t, p), o in written.offsets.items() if (tp := TP(t, p)) in assigned}
         try:  # after the warehouse, never before; a lost commit only costs re-reading
@@ -245,11 +245,12 @@ class Ingestor:
         if self.settings.metrics:
             metrics.observe_consumer_lag(
                 {
-                    (tp.topic, tp.partition): consumer.highwater(tp) - o
+                    (tp.topic, tp.partition): high - o
                     for tp, o in commit.items()
-                    if consumer.highwater(tp) is not None
+                    if (high := consumer.highwater(tp)) is not None
                 }
             )
+        self._account(*result)  # last: it may end the loop (`done`)
 
     def _account(self, written: Written, seconds: float) -> None:
         self.records += written.records
