@@ -28,21 +28,32 @@ OUTCOMES = ("rejected", "duplicate", "rated", "invalid", "unbilled", "quality")
 # -- the CLI ---------------------------------------------------------------------------------
 
 
-def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300,
-        cwd: str | Path | None = None) -> subprocess.CompletedProcess[str]:
+def cli(
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 300,
+    cwd: str | Path | None = None,
+) -> subprocess.CompletedProcess[str]:
     """Run `pipeline ARGS...`; stdout/stderr captured as text (invalid bytes replaced)."""
     full_env = dict(os.environ)
     full_env.update(env or {})
     return subprocess.run(
-        [PIPELINE, *map(str, args)], capture_output=True, text=True, errors="replace",
-        env=full_env, timeout=timeout, cwd=cwd,
+        [PIPELINE, *map(str, args)],
+        capture_output=True,
+        text=True,
+        errors="replace",
+        env=full_env,
+        timeout=timeout,
+        cwd=cwd,
     )
 
 
 def cli_ok(*args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
     """Run the CLI and fail the test (with its stderr) unless it exits 0."""
     p = cli(*args, **kw)
-    assert p.returncode == 0, f"pipeline {' '.join(map(str, args))} exited {p.returncode}:\n{p.stderr}"
+    assert p.returncode == 0, (
+        f"pipeline {' '.join(map(str, args))} exited {p.returncode}:\n{p.stderr}"
+    )
     return p
 
 
@@ -80,8 +91,9 @@ def spawn(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[byt
     """Start `pipeline ARGS...` without waiting (for kill and lock tests)."""
     full_env = dict(os.environ)
     full_env.update(env or {})
-    return subprocess.Popen([PIPELINE, *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=full_env)
+    return subprocess.Popen(
+        [PIPELINE, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env
+    )
 
 
 # -- in-process commands (no interpreter start-up: what hypothesis examples use) --------------
@@ -104,7 +116,9 @@ def _cache_rule_loading() -> None:
 
     def load_rules(rules_dir: str) -> Any:
         root = Path(rules_dir)
-        stamp = tuple(sorted((str(p), p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()))
+        stamp = tuple(
+            sorted((str(p), p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file())
+        )
         key = (str(root.resolve()), stamp)
         if key not in _RULES_CACHE:
             _RULES_CACHE[key] = real(rules_dir)
@@ -126,6 +140,23 @@ def bill(rules: str | Path, warehouse: str | Path, period: str) -> str:
 
     _cache_rule_loading()
     return bill_period(str(rules), str(warehouse), period)
+
+
+def review(warehouse: str | Path, status: str, flags: list[dict[str, str]]) -> None:
+    """`pipeline flags dismiss|confirm` of FLAGS (dicts with source and id), in-process."""
+    from pipeline.review import review_flags
+
+    ids = tuple(x for f in flags for x in (f["source"], f["id"]))
+    if ids:
+        review_flags(str(warehouse), status, ids, None)
+
+
+def flags(warehouse: str | Path, period: str | None = None) -> list[dict[str, str]]:
+    from pipeline import exports
+    from pipeline.warehouse import Warehouse
+
+    with Warehouse.open(warehouse) as wh:
+        return exports.flags(wh.con, period)
 
 
 def reconcile(warehouse: str | Path) -> dict[str, Any]:
@@ -183,7 +214,9 @@ def all_exports(warehouse: str | Path, periods: list[str] | None = None) -> dict
     return out
 
 
-def all_exports_cli(warehouse: str | Path, periods: list[str], accounts: list[str]) -> dict[str, str]:
+def all_exports_cli(
+    warehouse: str | Path, periods: list[str], accounts: list[str]
+) -> dict[str, str]:
     """The same exports through the `pipeline` command (stdout text)."""
     wh = str(warehouse)
     out = {
@@ -227,8 +260,12 @@ def after_second_replay(rec0: dict[str, Any]) -> dict[str, Any]:
     """What reconcile must print after the same files are replayed once more (contract 2.2:
     the accepted ones are all duplicates now; rejected records are rejected again)."""
     accepted = rec0["input"] - total(rec0["rejected"])
-    return dict(rec0, input=rec0["input"] * 2, duplicate=rec0["duplicate"] + accepted,
-                rejected={k: 2 * v for k, v in rec0["rejected"].items()})
+    return dict(
+        rec0,
+        input=rec0["input"] * 2,
+        duplicate=rec0["duplicate"] + accepted,
+        rejected={k: 2 * v for k, v in rec0["rejected"].items()},
+    )
 
 
 # -- how many records an input file holds (contract 2) -----------------------------------------

@@ -42,10 +42,11 @@ def _report_case_count(request):
     n = sum(CASES.values())
     detail = ", ".join(f"{k} {v}" for k, v in sorted(CASES.items()))
     line = f"fuzz cases run: {n} ({detail})"
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line("")
-        reporter.write_line(line)
+    # Shown even with output capture on (the lead quotes this number).
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if capture is not None:
+        with capture.global_and_fixture_disabled():
+            print("\n" + line)
     else:
         print(line)
 
@@ -54,23 +55,78 @@ def template_events() -> list[dict]:
     """One valid event of each of the 7 types (all rated or quality under tests/property/rules)."""
     ad = {"campaign": "autumn", "ip": "10.0.0.1", "user_agent": "Mozilla/5.0"}
     return [
-        {"specversion": "1.0", "id": "i-1", "source": "ads", "type": "ad.impression", "time": T,
-         "subject": "acme", "data": ad},
-        {"specversion": "1.0", "id": "c-1", "source": "ads", "type": "ad.click", "time": T,
-         "subject": "acme", "data": {"impression_id": "i-1", **ad}},
-        {"specversion": "1.0", "id": "v-1", "source": "msc", "type": "telecom.voice", "time": T,
-         "subject": "initech", "data": {"subscriber": "s", "destination": "+48221234567",
-                                        "duration_s": 61.5,
-                                        "session": {"id": "S1", "seq": 1, "last": True}}},
-        {"specversion": "1.0", "id": "s-1", "source": "msc", "type": "telecom.sms", "time": T,
-         "subject": "initech", "data": {"subscriber": "s", "destination": "+48221234567"}},
-        {"specversion": "1.0", "id": "d-1", "source": "gw", "type": "telecom.data", "time": T,
-         "subject": "umbrella", "data": {"subscriber": "s", "bytes": 123456}},
-        {"specversion": "1.0", "id": "n-1", "source": "noc", "type": "quality.incident",
-         "time": T, "data": {"incident_id": "INC-1", "service": "portal", "state": "open",
-                             "planned": False, "accounts": ["acme"]}},
-        {"specversion": "1.0", "id": "p-1", "source": "noc", "type": "quality.probe", "time": T,
-         "data": {"service": "portal", "region": "eu", "ok": True, "latency_ms": 12.5}},
+        {
+            "specversion": "1.0",
+            "id": "i-1",
+            "source": "ads",
+            "type": "ad.impression",
+            "time": T,
+            "subject": "acme",
+            "data": ad,
+        },
+        {
+            "specversion": "1.0",
+            "id": "c-1",
+            "source": "ads",
+            "type": "ad.click",
+            "time": T,
+            "subject": "acme",
+            "data": {"impression_id": "i-1", **ad},
+        },
+        {
+            "specversion": "1.0",
+            "id": "v-1",
+            "source": "msc",
+            "type": "telecom.voice",
+            "time": T,
+            "subject": "initech",
+            "data": {
+                "subscriber": "s",
+                "destination": "+48221234567",
+                "duration_s": 61.5,
+                "session": {"id": "S1", "seq": 1, "last": True},
+            },
+        },
+        {
+            "specversion": "1.0",
+            "id": "s-1",
+            "source": "msc",
+            "type": "telecom.sms",
+            "time": T,
+            "subject": "initech",
+            "data": {"subscriber": "s", "destination": "+48221234567"},
+        },
+        {
+            "specversion": "1.0",
+            "id": "d-1",
+            "source": "gw",
+            "type": "telecom.data",
+            "time": T,
+            "subject": "umbrella",
+            "data": {"subscriber": "s", "bytes": 123456},
+        },
+        {
+            "specversion": "1.0",
+            "id": "n-1",
+            "source": "noc",
+            "type": "quality.incident",
+            "time": T,
+            "data": {
+                "incident_id": "INC-1",
+                "service": "portal",
+                "state": "open",
+                "planned": False,
+                "accounts": ["acme"],
+            },
+        },
+        {
+            "specversion": "1.0",
+            "id": "p-1",
+            "source": "noc",
+            "type": "quality.probe",
+            "time": T,
+            "data": {"service": "portal", "region": "eu", "ok": True, "latency_ms": 12.5},
+        },
     ]
 
 
@@ -78,10 +134,25 @@ def jsonl_lines() -> list[bytes]:
     return [json.dumps(e).encode() for e in template_events()]
 
 
-CSV_COLUMNS = ["specversion", "id", "source", "type", "time", "subject", "data.campaign",
-               "data.ip", "data.user_agent", "data.impression_id", "data.subscriber",
-               "data.destination", "data.duration_s", "data.bytes", "data.service",
-               "data.region", "data.ok"]
+CSV_COLUMNS = [
+    "specversion",
+    "id",
+    "source",
+    "type",
+    "time",
+    "subject",
+    "data.campaign",
+    "data.ip",
+    "data.user_agent",
+    "data.impression_id",
+    "data.subscriber",
+    "data.destination",
+    "data.duration_s",
+    "data.bytes",
+    "data.service",
+    "data.region",
+    "data.ok",
+]
 
 
 def csv_header() -> bytes:
@@ -95,16 +166,53 @@ def csv_row(**cells: str) -> bytes:
 def csv_rows() -> list[bytes]:
     base = {"specversion": "1.0", "time": T}
     return [
-        csv_row(**base, id="ci-1", source="ads", type="ad.impression", subject="acme",
-                data_campaign="autumn", data_ip="10.0.0.1", data_user_agent="Mozilla/5.0"),
-        csv_row(**base, id="cs-1", source="msc", type="telecom.sms", subject="initech",
-                data_subscriber="s", data_destination="+48221234567"),
-        csv_row(**base, id="cd-1", source="gw", type="telecom.data", subject="umbrella",
-                data_subscriber="s", data_bytes="2048"),
-        csv_row(**base, id="cv-1", source="msc", type="telecom.voice", subject="initech",
-                data_subscriber="s", data_destination="+48221234567", data_duration_s="12.5"),
-        csv_row(**base, id="cp-1", source="noc", type="quality.probe", data_service="portal",
-                data_region="eu", data_ok="false"),
+        csv_row(
+            **base,
+            id="ci-1",
+            source="ads",
+            type="ad.impression",
+            subject="acme",
+            data_campaign="autumn",
+            data_ip="10.0.0.1",
+            data_user_agent="Mozilla/5.0",
+        ),
+        csv_row(
+            **base,
+            id="cs-1",
+            source="msc",
+            type="telecom.sms",
+            subject="initech",
+            data_subscriber="s",
+            data_destination="+48221234567",
+        ),
+        csv_row(
+            **base,
+            id="cd-1",
+            source="gw",
+            type="telecom.data",
+            subject="umbrella",
+            data_subscriber="s",
+            data_bytes="2048",
+        ),
+        csv_row(
+            **base,
+            id="cv-1",
+            source="msc",
+            type="telecom.voice",
+            subject="initech",
+            data_subscriber="s",
+            data_destination="+48221234567",
+            data_duration_s="12.5",
+        ),
+        csv_row(
+            **base,
+            id="cp-1",
+            source="noc",
+            type="quality.probe",
+            data_service="portal",
+            data_region="eu",
+            data_ok="false",
+        ),
     ]
 
 
@@ -120,8 +228,12 @@ def outcomes_by_file(wh: Path) -> dict[str, dict[int, tuple[str, str | None]]]:
     return out
 
 
-def replay_batch(name: str, files: dict[str, bytes],
-                 expect: dict[str, dict[int, str]] | None = None, cases: int | None = None) -> dict:
+def replay_batch(
+    name: str,
+    files: dict[str, bytes],
+    expect: dict[str, dict[int, str]] | None = None,
+    cases: int | None = None,
+) -> dict:
     """Write FILES, replay them in one run and check: exit 0, no traceback, each file holds as
     many records as the contract counts, reconcile balances, and the outcome ('rated',
     'quality', or a rejection reason) of each line named in EXPECT. Returns outcomes by file.
@@ -138,11 +250,20 @@ def replay_batch(name: str, files: dict[str, bytes],
         if r.returncode != 0 or "Traceback" in r.stderr:
             culprits = []
             for p in paths:
-                one = main_inprocess("replay", "--quiet", "--rules", RULES, "--warehouse",
-                                     Path(tmp) / f"wh-{p.name}", p)
+                one = main_inprocess(
+                    "replay",
+                    "--quiet",
+                    "--rules",
+                    RULES,
+                    "--warehouse",
+                    Path(tmp) / f"wh-{p.name}",
+                    p,
+                )
                 if one.returncode != 0 or "Traceback" in one.stderr:
-                    culprits.append(f"{p.name} ({p.read_bytes()[:120]!r}...): "
-                                    f"{one.stderr.strip().splitlines()[-1:]}")
+                    culprits.append(
+                        f"{p.name} ({p.read_bytes()[:120]!r}...): "
+                        f"{one.stderr.strip().splitlines()[-1:]}"
+                    )
             pytest.fail(f"replay exited {r.returncode}: {r.stderr[-2000:]}\nculprits: {culprits}")
         expected_input = {str(p): file_records(p) for p in paths}
         assert_balanced(reconcile(wh), expected_input=sum(expected_input.values()))
@@ -150,7 +271,8 @@ def replay_batch(name: str, files: dict[str, bytes],
         for p in paths:
             assert len(got.get(str(p), {})) == expected_input[str(p)], (
                 f"{p.name}: {len(got.get(str(p), {}))} records, expected "
-                f"{expected_input[str(p)]}: {p.read_bytes()[:300]!r}")
+                f"{expected_input[str(p)]}: {p.read_bytes()[:300]!r}"
+            )
         for fname, lines in (expect or {}).items():
             have = got.get(str(Path(tmp) / fname), {})
             for line, want in lines.items():
@@ -200,7 +322,7 @@ def test_random_mutations_of_valid_files():
             elif op < 0.7 and pos < len(data):
                 data[pos] = rng.getrandbits(8)
             else:
-                del data[pos:pos + rng.randint(1, 20)]
+                del data[pos : pos + rng.randint(1, 20)]
         files[f"m{i:02d}.{ext}"] = bytes(data)
     replay_batch("mutations", files)
 
@@ -212,7 +334,7 @@ def test_truncated_lines_are_malformed():
     """A JSON object cut anywhere before its end is not a JSON object: `malformed`."""
     rng = random.Random(11)
     lines, expect = [], {}
-    for n in range(60):
+    for _ in range(60):
         full = rng.choice(jsonl_lines())
         cut = full[: rng.randint(1, len(full) - 1)]
         if not cut.strip():
@@ -248,23 +370,32 @@ def test_huge_lines():
         "h2.jsonl": json.dumps(event).encode() + b"\n",
         "h3.jsonl": b'{"specversion": "1.0", "id": "' + b"9" * big + b"\n",
         "h4.csv": csv_header() + b"\n" + b"a," * (big // 2) + b"\n" + csv_rows()[1] + b"\n",
-        "h5.csv": csv_header() + b"\n" + csv_rows()[0].replace(b"Mozilla/5.0", b"U" * 100_000)
+        "h5.csv": csv_header()
+        + b"\n"
+        + csv_rows()[0].replace(b"Mozilla/5.0", b"U" * 100_000)
         + b"\n",  # (a cell over 128 KiB: see the xfail test below)
         "h6.jsonl": b"\x00" * big,
     }
-    replay_batch("huge lines", files, {
-        "h1.jsonl": {1: "malformed", 2: "rated"},
-        "h2.jsonl": {1: "rated"},
-        "h3.jsonl": {1: "malformed"},
-        "h4.csv": {2: "malformed", 3: "rated"},
-        "h5.csv": {2: "rated"},
-        "h6.jsonl": {1: "malformed"},
-    })
+    replay_batch(
+        "huge lines",
+        files,
+        {
+            "h1.jsonl": {1: "malformed", 2: "rated"},
+            "h2.jsonl": {1: "rated"},
+            "h3.jsonl": {1: "malformed"},
+            "h4.csv": {2: "malformed", 3: "rated"},
+            "h5.csv": {2: "rated"},
+            "h6.jsonl": {1: "malformed"},
+        },
+    )
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a CSV cell over 131072 characters (Python csv's "
-                   "field_size_limit) makes the row `malformed`; the same event in JSON Lines is "
-                   "accepted")
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: a CSV cell over 131072 characters (Python csv's "
+    "field_size_limit) makes the row `malformed`; the same event in JSON Lines is "
+    "accepted",
+)
 def test_csv_row_with_a_5mb_cell_is_not_malformed():
     """Contract 2.1: `malformed` is "not valid UTF-8, not a JSON object, or a CSV row whose
     cell count differs from the header's" - a row with the header's cell count, one of them
@@ -282,8 +413,17 @@ def test_csv_row_with_a_5mb_cell_is_not_malformed():
 
 # -- encodings, NUL, line endings --------------------------------------------------------------
 
-BAD_UTF8 = [b"\xff", b"\xfe", b"\xc3", b"\xc0\x80", b"\xed\xa0\x80", b"\xf4\x90\x80\x80",
-            b"\xe2\x82", b"\x80", b"\xf8\x88\x80\x80\x80"]
+BAD_UTF8 = [
+    b"\xff",
+    b"\xfe",
+    b"\xc3",
+    b"\xc0\x80",
+    b"\xed\xa0\x80",
+    b"\xf4\x90\x80\x80",
+    b"\xe2\x82",
+    b"\x80",
+    b"\xf8\x88\x80\x80\x80",
+]
 
 
 def test_invalid_utf8_is_malformed():
@@ -293,16 +433,22 @@ def test_invalid_utf8_is_malformed():
     rows, csv_expect = [csv_header()], {}
     for i, bad in enumerate(BAD_UTF8):
         line = jsonl_lines()[i % 7]
-        for variant in (line.replace(b'"source": "', b'"source": "x' + bad, 1),
-                        line.replace(b'"id"', b'"i' + bad + b'd"', 1), line + bad):
+        for variant in (
+            line.replace(b'"source": "', b'"source": "x' + bad, 1),
+            line.replace(b'"id"', b'"i' + bad + b'd"', 1),
+            line + bad,
+        ):
             jl.append(variant)
             jl_expect[len(jl)] = "malformed"
         row = csv_rows()[i % 5]
         rows.append(row.replace(b",", b"," + bad, 1))
         csv_expect[len(rows)] = "malformed"
-    replay_batch("invalid utf-8", {"u.jsonl": b"\n".join(jl) + b"\n",
-                                   "u.csv": b"\n".join(rows) + b"\n"},
-                 {"u.jsonl": jl_expect, "u.csv": csv_expect}, cases=len(jl) + len(rows) - 1)
+    replay_batch(
+        "invalid utf-8",
+        {"u.jsonl": b"\n".join(jl) + b"\n", "u.csv": b"\n".join(rows) + b"\n"},
+        {"u.jsonl": jl_expect, "u.csv": csv_expect},
+        cases=len(jl) + len(rows) - 1,
+    )
 
 
 def test_nul_bytes():
@@ -311,23 +457,45 @@ def test_nul_bytes():
     line = jsonl_lines()[0]
     escaped = json.dumps(template_events()[0] | {"id": "nul\u0000id"}).encode()
     assert b"\\u0000" in escaped
-    lines = [b"\x00", line.replace(b"autumn", b"aut\x00umn"), line[:1] + b"\x00" + line[1:],
-             line + b"\x00", escaped, b"\x00" + line]
-    replay_batch("nul", {
-        "n.jsonl": b"\n".join(lines) + b"\n",
-        "n.csv": csv_header() + b"\n" + csv_rows()[0].replace(b"autumn", b"aut\x00umn") + b"\n",
-    }, {"n.jsonl": {1: "malformed", 2: "malformed", 3: "malformed", 4: "malformed",
-                    5: "rated", 6: "malformed"}}, cases=len(lines) + 1)
+    lines = [
+        b"\x00",
+        line.replace(b"autumn", b"aut\x00umn"),
+        line[:1] + b"\x00" + line[1:],
+        line + b"\x00",
+        escaped,
+        b"\x00" + line,
+    ]
+    replay_batch(
+        "nul",
+        {
+            "n.jsonl": b"\n".join(lines) + b"\n",
+            "n.csv": csv_header() + b"\n" + csv_rows()[0].replace(b"autumn", b"aut\x00umn") + b"\n",
+        },
+        {
+            "n.jsonl": {
+                1: "malformed",
+                2: "malformed",
+                3: "malformed",
+                4: "malformed",
+                5: "rated",
+                6: "malformed",
+            }
+        },
+        cases=len(lines) + 1,
+    )
 
 
 def test_crlf_line_endings_give_the_same_outcomes():
     """Windows line endings (and a lone CR line, which is white space) change nothing."""
     jl = jsonl_lines()
     rows = [csv_header(), *csv_rows()]
-    lf = replay_batch("crlf", {"a.jsonl": b"\n".join(jl) + b"\n",
-                               "b.csv": b"\n".join(rows) + b"\n"})
-    crlf = replay_batch("crlf", {"a.jsonl": b"\r\n".join(jl) + b"\r\n\r\n\r\n",
-                                 "b.csv": b"\r\n".join(rows) + b"\r\n\r\n"})
+    lf = replay_batch(
+        "crlf", {"a.jsonl": b"\n".join(jl) + b"\n", "b.csv": b"\n".join(rows) + b"\n"}
+    )
+    crlf = replay_batch(
+        "crlf",
+        {"a.jsonl": b"\r\n".join(jl) + b"\r\n\r\n\r\n", "b.csv": b"\r\n".join(rows) + b"\r\n\r\n"},
+    )
     assert crlf == lf
     assert sorted(o for o, _ in lf["a.jsonl"].values()) == ["quality"] * 2 + ["rated"] * 5
     assert sorted(o for o, _ in lf["b.csv"].values()) == ["quality"] + ["rated"] * 4
@@ -339,11 +507,22 @@ def test_crlf_line_endings_give_the_same_outcomes():
 def test_csv_wrong_cell_counts_are_malformed():
     """Contract 2.1: "a CSV row whose cell count differs from the header's" is malformed."""
     good = csv_rows()[0]
-    rows = [good + b",", good + b",x,y", good.rsplit(b",", 1)[0], b"x", b"1.0,id", b"1,",
-            good + b",,,,,,,,,,,,,,,,,,,,,,", b"a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q,r"]
-    replay_batch("csv cell counts",
-                 {"w.csv": csv_header() + b"\n" + b"\n".join(rows) + b"\n"},
-                 {"w.csv": {n: "malformed" for n in range(2, len(rows) + 2)}}, cases=len(rows))
+    rows = [
+        good + b",",
+        good + b",x,y",
+        good.rsplit(b",", 1)[0],
+        b"x",
+        b"1.0,id",
+        b"1,",
+        good + b",,,,,,,,,,,,,,,,,,,,,,",
+        b"a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q,r",
+    ]
+    replay_batch(
+        "csv cell counts",
+        {"w.csv": csv_header() + b"\n" + b"\n".join(rows) + b"\n"},
+        {"w.csv": {n: "malformed" for n in range(2, len(rows) + 2)}},
+        cases=len(rows),
+    )
 
 
 def test_csv_quotes_and_embedded_commas():
@@ -354,9 +533,12 @@ def test_csv_quotes_and_embedded_commas():
     all_quoted = b",".join(b'"' + c + b'"' for c in csv_rows()[1].split(b","))
     unbalanced = csv_rows()[0].replace(b"Mozilla/5.0", b'"Mozilla, 5.0')
     stray = csv_rows()[0].replace(b"Mozilla/5.0", b'Moz"illa')
-    got = replay_batch("csv quoting",
-                       {"q.csv": b"\n".join([csv_header(), row, all_quoted, unbalanced, stray])},
-                       {"q.csv": {2: "rated", 3: "rated", 4: "malformed"}}, cases=4)
+    got = replay_batch(
+        "csv quoting",
+        {"q.csv": b"\n".join([csv_header(), row, all_quoted, unbalanced, stray])},
+        {"q.csv": {2: "rated", 3: "rated", 4: "malformed"}},
+        cases=4,
+    )
     assert len(got["q.csv"]) == 4
     stored = query_events_user_agent(row)
     assert stored == ua
@@ -367,13 +549,18 @@ def query_events_user_agent(row: bytes) -> str:
         p = Path(tmp) / "one.csv"
         p.write_bytes(csv_header() + b"\n" + row + b"\n")
         wh = Path(tmp) / "wh"
-        assert main_inprocess("replay", "--quiet", "--rules", RULES, "--warehouse", wh,
-                              p).returncode == 0
+        assert (
+            main_inprocess("replay", "--quiet", "--rules", RULES, "--warehouse", wh, p).returncode
+            == 0
+        )
         return query(wh, "SELECT user_agent FROM events")[0][0]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a quoted CSV cell with a line break is split into "
-                   "two physical lines, each rejected malformed (contract: a CSV row is a record)")
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: a quoted CSV cell with a line break is split into "
+    "two physical lines, each rejected malformed (contract: a CSV row is a record)",
+)
 def test_csv_quoted_cell_with_a_line_break_is_one_row():
     """Contract 2: "every CSV row after the header that is not entirely empty" is one record;
     in CSV (RFC 4180) a quoted cell may hold a line break and the row goes on."""
@@ -383,17 +570,24 @@ def test_csv_quoted_cell_with_a_line_break_is_one_row():
         p = Path(tmp) / "nl.csv"
         p.write_bytes(csv_header() + b"\n" + row + b"\n")
         wh = Path(tmp) / "wh"
-        assert main_inprocess("replay", "--quiet", "--rules", RULES, "--warehouse", wh,
-                              p).returncode == 0
+        assert (
+            main_inprocess("replay", "--quiet", "--rules", RULES, "--warehouse", wh, p).returncode
+            == 0
+        )
         rec = reconcile(wh)
         assert rec["input"] == 1 and rec["rated"] == 1, rec
 
 
 def test_header_only_and_empty_files():
     files = {
-        "e0.jsonl": b"", "e1.csv": b"", "e2.csv": csv_header(), "e3.csv": csv_header() + b"\n",
-        "e4.csv": csv_header() + b"\r\n,,,,,,,,,,,,,,,,\r\n\r\n", "e5.jsonl": b"\n \n\t\r\n\r",
-        "e6.csv": b"\n", "e7.jsonl": b"\n" * 1000,
+        "e0.jsonl": b"",
+        "e1.csv": b"",
+        "e2.csv": csv_header(),
+        "e3.csv": csv_header() + b"\n",
+        "e4.csv": csv_header() + b"\r\n,,,,,,,,,,,,,,,,\r\n\r\n",
+        "e5.jsonl": b"\n \n\t\r\n\r",
+        "e6.csv": b"\n",
+        "e7.jsonl": b"\n" * 1000,
     }
     got = replay_batch("empty", files)
     assert got == {}
@@ -401,16 +595,23 @@ def test_header_only_and_empty_files():
         p = Path(tmp) / "empty.parquet"
         pq.write_table(pa.table({"id": pa.array([], pa.string())}), p)
         CASES["empty"] += 1
-        r = main_inprocess("replay", "--quiet", "--rules", RULES, "--warehouse",
-                           Path(tmp) / "wh", p)
+        r = main_inprocess(
+            "replay", "--quiet", "--rules", RULES, "--warehouse", Path(tmp) / "wh", p
+        )
         assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
         assert reconcile(Path(tmp) / "wh")["input"] == 0
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a CSV whose header line is not UTF-8 (or is empty) "
-                   "crashes the replay: DuckDB 'must have at least one column', exit 3")
-@pytest.mark.parametrize("header", [b"\xff" + b"specversion,id", b"", b"\xc3"],
-                         ids=["not-utf8", "empty-line", "cut-utf8"])
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: a CSV whose header line is not UTF-8 (or is empty) "
+    "crashes the replay: DuckDB 'must have at least one column', exit 3",
+)
+@pytest.mark.parametrize(
+    "header",
+    [b"\xff" + b"specversion,id", b"", b"\xc3"],
+    ids=["not-utf8", "empty-line", "cut-utf8"],
+)
 def test_csv_header_that_is_not_utf8_or_empty_rejects_the_rows(header):
     """Contract 2: every CSV row after the header is a record with one outcome; a row "whose
     cell count differs from the header's" is malformed. A broken header must not stop the run:
@@ -422,8 +623,15 @@ def test_csv_header_that_is_not_utf8_or_empty_rejects_the_rows(header):
         wh = Path(tmp) / "wh"
         r = main_inprocess("replay", "--quiet", "--rules", RULES, "--warehouse", wh, p)
         assert r.returncode == 0, r.stderr
-        assert reconcile(wh) == {"input": 1, "rejected": {"malformed": 1}, "duplicate": 0,
-                                 "rated": 0, "invalid": {}, "unbilled": {}, "quality": 0}
+        assert reconcile(wh) == {
+            "input": 1,
+            "rejected": {"malformed": 1},
+            "duplicate": 0,
+            "rated": 0,
+            "invalid": {},
+            "unbilled": {},
+            "quality": 0,
+        }
 
 
 def test_csv_odd_headers():
@@ -437,7 +645,9 @@ def test_csv_odd_headers():
         "o1.csv": csv_header() + b",data.session,data.session.id\n" + row(1) + b",x,y\n",
         "o2.csv": csv_header() + b",data.session.id,data.session\n" + row(2) + b",x,y\n",
         "o3.csv": csv_header() + b",id,type\n" + row(3) + b",other,ad.view\n",
-        "o4.csv": csv_header() + b',,"data.o\'neil","a""b",data.,data..x\n' + row(4)
+        "o4.csv": csv_header()
+        + b',,"data.o\'neil","a""b",data.,data..x\n'
+        + row(4)
         + b",1,2,3,4,5\n",
         "o5.csv": b",".join([b"c%d" % i for i in range(n)]) + b"\n" + row(5) + b"\n",
         "o6.csv": b'"' + csv_header().replace(b",", b'","') + b'"\n' + row(6) + b"\n",
@@ -475,8 +685,10 @@ def test_json_edge_cases():
         # An escaped lone surrogate: the JSON grammar allows it, but it is no Unicode string
         # (RFC 8259 8.2 "unpredictable"; I-JSON forbids it). Either outcome, but no crash.
         (with_data(subscriber="\ud800"), ("rated", "malformed")),
-        (with_data().replace(b'"subscriber": "s"', b'"subscriber": "a", "subscriber": "b"'),
-         "rated"),
+        (
+            with_data().replace(b'"subscriber": "s"', b'"subscriber": "a", "subscriber": "b"'),
+            "rated",
+        ),
         (json.dumps(base | {"time": "2026-10-07T09:00:00.1234567890123Z"}).encode(), "rated"),
         (json.dumps(base | {"time": "2026-10-07T09:00:60Z"}).encode(), "bad_time"),
         (json.dumps(base | {"time": "9999-12-31T23:59:59-23:59"}).encode(), "rated"),
@@ -487,13 +699,17 @@ def test_json_edge_cases():
     # Each line its own id (where it has one), so that none is a duplicate of another.
     lines = [c.replace(b'"id": "d-1"', b'"id": "d-%d"' % n) for n, (c, _) in enumerate(cases)]
     got = replay_batch("json edge", {"j.jsonl": b"\n".join(lines) + b"\n"}, cases=len(lines))
-    shown = {n: (r if o in ("rejected", "invalid", "unbilled") else o)
-             for n, (o, r) in got["j.jsonl"].items()}
+    shown = {
+        n: (r if o in ("rejected", "invalid", "unbilled") else o)
+        for n, (o, r) in got["j.jsonl"].items()
+    }
     # The far-future/past times only need to be accepted events (rated or unbilled by date).
-    wrong = [f"line {n}: {shown[n]}, expected {want} ({lines[n - 1][:80]!r})"
-             for n, (_, want) in enumerate(cases, 1)
-             if shown[n] not in (want if isinstance(want, tuple) else (want,))
-             and not (want == "rated" and shown[n] in ("no_tariff", "no_contract"))]
+    wrong = [
+        f"line {n}: {shown[n]}, expected {want} ({lines[n - 1][:80]!r})"
+        for n, (_, want) in enumerate(cases, 1)
+        if shown[n] not in (want if isinstance(want, tuple) else (want,))
+        and not (want == "rated" and shown[n] in ("no_tariff", "no_contract"))
+    ]
     assert wrong == [], "\n".join(wrong)
 
 
@@ -502,9 +718,14 @@ def test_json_edge_cases():
 
 def _env(n: int, type_: str, account: str = "umbrella", **cols) -> dict:
     """Columns of N rows of TYPE_ for ACCOUNT; COLS add or replace columns (`__` = `.`)."""
-    base = {"specversion": pa.array(["1.0"] * n), "id": pa.array([f"p{i}" for i in range(n)]),
-            "source": pa.array(["pq"] * n), "type": pa.array([type_] * n),
-            "time": pa.array([T] * n), "subject": pa.array([account] * n)}
+    base = {
+        "specversion": pa.array(["1.0"] * n),
+        "id": pa.array([f"p{i}" for i in range(n)]),
+        "source": pa.array(["pq"] * n),
+        "type": pa.array([type_] * n),
+        "time": pa.array([T] * n),
+        "subject": pa.array([account] * n),
+    }
     return base | {k.replace("__", "."): v for k, v in cols.items()}
 
 
@@ -513,38 +734,58 @@ def _data_cols(**kw):
 
 
 def _sms(**kw):
-    return _env(1, "telecom.sms", "initech", **_data_cols(data__destination=pa.array(["+48221"])),
-                **kw)
+    return _env(
+        1, "telecom.sms", "initech", **_data_cols(data__destination=pa.array(["+48221"])), **kw
+    )
 
 
 def _incident(accounts):
-    return _env(1, "quality.incident", data__incident_id=pa.array(["I"]),
-                data__service=pa.array(["portal"]), data__state=pa.array(["open"]),
-                data__accounts=accounts)
+    return _env(
+        1,
+        "quality.incident",
+        data__incident_id=pa.array(["I"]),
+        data__service=pa.array(["portal"]),
+        data__state=pa.array(["open"]),
+        data__accounts=accounts,
+    )
 
 
 def _voice(duration):
-    return _env(1, "telecom.voice", "initech", **_data_cols(
-        data__destination=pa.array(["+48221"]), data__duration_s=duration))
+    return _env(
+        1,
+        "telecom.voice",
+        "initech",
+        **_data_cols(data__destination=pa.array(["+48221"]), data__duration_s=duration),
+    )
 
 
 PARQUET_CASES = {
     # name: (columns, expected outcome of the one row)
-    "bytes-float64": (_env(1, "telecom.data", **_data_cols(data__bytes=pa.array([100.0]))),
-                      "bad_data"),
-    "bytes-uint64": (_env(1, "telecom.data", **_data_cols(
-        data__bytes=pa.array([100], pa.uint64()))), "rated"),
-    "bytes-int8": (_env(1, "telecom.data", **_data_cols(data__bytes=pa.array([100], pa.int8()))),
-                   "rated"),
-    "bytes-string": (_env(1, "telecom.data", **_data_cols(data__bytes=pa.array(["100"]))),
-                     "bad_data"),
+    "bytes-float64": (
+        _env(1, "telecom.data", **_data_cols(data__bytes=pa.array([100.0]))),
+        "bad_data",
+    ),
+    "bytes-uint64": (
+        _env(1, "telecom.data", **_data_cols(data__bytes=pa.array([100], pa.uint64()))),
+        "rated",
+    ),
+    "bytes-int8": (
+        _env(1, "telecom.data", **_data_cols(data__bytes=pa.array([100], pa.int8()))),
+        "rated",
+    ),
+    "bytes-string": (
+        _env(1, "telecom.data", **_data_cols(data__bytes=pa.array(["100"]))),
+        "bad_data",
+    ),
     "duration-string": (_voice(pa.array(["60"])), "bad_data"),
     "duration-float32": (_voice(pa.array([60.5], pa.float32())), "rated"),
     "duration-int16": (_voice(pa.array([60], pa.int16())), "rated"),
     "duration-bool": (_voice(pa.array([True])), "bad_data"),
     "duration-null": (_voice(pa.array([None], pa.float64())), "bad_data"),
-    "time-timestamp": (_sms(time=pa.array([1791363600000000], pa.timestamp("us", tz="UTC"))),
-                       "missing_field"),
+    "time-timestamp": (
+        _sms(time=pa.array([1791363600000000], pa.timestamp("us", tz="UTC"))),
+        "missing_field",
+    ),
     "time-int64": (_sms(time=pa.array([1791363600])), "missing_field"),
     "id-int64": (_sms(id=pa.array([17])), "missing_field"),
     "id-binary": (_sms(id=pa.array([b"x"])), "missing_field"),
@@ -554,25 +795,82 @@ PARQUET_CASES = {
     "accounts-string": (_incident(pa.array(["acme"])), "bad_data"),
     "accounts-list-string": (_incident(pa.array([["acme"]], pa.list_(pa.string()))), "quality"),
     "accounts-null": (_incident(pa.array([None], pa.list_(pa.string()))), "quality"),
-    "ok-string": (_env(1, "quality.probe", data__service=pa.array(["portal"]),
-                       data__region=pa.array(["eu"]), data__ok=pa.array(["true"])), "bad_data"),
-    "ok-int": (_env(1, "quality.probe", data__service=pa.array(["portal"]),
-                    data__region=pa.array(["eu"]), data__ok=pa.array([1])), "bad_data"),
-    "latency-null-type": (_env(1, "quality.probe", data__service=pa.array(["portal"]),
-                               data__region=pa.array(["eu"]), data__ok=pa.array([True]),
-                               data__latency_ms=pa.nulls(1)), "quality"),
-    "session-seq-double": (_env(1, "telecom.data", **_data_cols(
-        data__bytes=pa.array([5]), data__session__id=pa.array(["S"]),
-        data__session__seq=pa.array([1.0]), data__session__last=pa.array([True]))), "bad_data"),
-    "campaign-struct": (_env(1, "ad.impression", "acme", data__campaign=pa.array([{"a": 1}]),
-                             data__ip=pa.array(["1"]), data__user_agent=pa.array(["M"])),
-                        "bad_data"),
-    "data-struct-column": (_env(1, "ad.impression", "acme", data=pa.array(
-        [{"campaign": "c", "ip": "1", "user_agent": "M"}])), "bad_data"),
+    "ok-string": (
+        _env(
+            1,
+            "quality.probe",
+            data__service=pa.array(["portal"]),
+            data__region=pa.array(["eu"]),
+            data__ok=pa.array(["true"]),
+        ),
+        "bad_data",
+    ),
+    "ok-int": (
+        _env(
+            1,
+            "quality.probe",
+            data__service=pa.array(["portal"]),
+            data__region=pa.array(["eu"]),
+            data__ok=pa.array([1]),
+        ),
+        "bad_data",
+    ),
+    "latency-null-type": (
+        _env(
+            1,
+            "quality.probe",
+            data__service=pa.array(["portal"]),
+            data__region=pa.array(["eu"]),
+            data__ok=pa.array([True]),
+            data__latency_ms=pa.nulls(1),
+        ),
+        "quality",
+    ),
+    "session-seq-double": (
+        _env(
+            1,
+            "telecom.data",
+            **_data_cols(
+                data__bytes=pa.array([5]),
+                data__session__id=pa.array(["S"]),
+                data__session__seq=pa.array([1.0]),
+                data__session__last=pa.array([True]),
+            ),
+        ),
+        "bad_data",
+    ),
+    "campaign-struct": (
+        _env(
+            1,
+            "ad.impression",
+            "acme",
+            data__campaign=pa.array([{"a": 1}]),
+            data__ip=pa.array(["1"]),
+            data__user_agent=pa.array(["M"]),
+        ),
+        "bad_data",
+    ),
+    "data-struct-column": (
+        _env(
+            1,
+            "ad.impression",
+            "acme",
+            data=pa.array([{"campaign": "c", "ip": "1", "user_agent": "M"}]),
+        ),
+        "bad_data",
+    ),
     "duration-decimal128": (_voice(pa.array([60], pa.decimal128(10, 2))), "bad_data"),
-    "large-string": (_env(1, "ad.impression", "acme", data__campaign=pa.array(["c"],
-                                                                              pa.large_string()),
-                          data__ip=pa.array(["1"]), data__user_agent=pa.array(["M"])), "rated"),
+    "large-string": (
+        _env(
+            1,
+            "ad.impression",
+            "acme",
+            data__campaign=pa.array(["c"], pa.large_string()),
+            data__ip=pa.array(["1"]),
+            data__user_agent=pa.array(["M"]),
+        ),
+        "rated",
+    ),
 }
 
 
@@ -615,7 +913,20 @@ def _corrupt_parquet_cases() -> dict[str, bytes]:
     }
 
 
-@pytest.mark.parametrize("name", list(_corrupt_parquet_cases()))
+MULTI_LINE = pytest.mark.xfail(
+    strict=True,
+    reason="BUG: the error for this unreadable Parquet "
+    "file spans two lines (pyarrow's message holds a newline)",
+)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=MULTI_LINE) if n == "flipped-bytes" else n
+        for n in _corrupt_parquet_cases()
+    ],
+)
 def test_unreadable_parquet_is_one_clear_error(name):
     """A Parquet file that cannot be read: exit non-zero with one line naming the file, no
     traceback, and the warehouse left as it was (the other files' records are not half in)."""
@@ -627,8 +938,12 @@ def test_unreadable_parquet_is_one_clear_error(name):
         bad = Path(tmp) / f"{name}.parquet"
         bad.write_bytes(body)
         wh = Path(tmp) / "wh"
-        assert main_inprocess("replay", "--quiet", "--rules", RULES, "--warehouse", wh,
-                              good).returncode == 0
+        assert (
+            main_inprocess(
+                "replay", "--quiet", "--rules", RULES, "--warehouse", wh, good
+            ).returncode
+            == 0
+        )
         before = reconcile(wh)
         r = main_inprocess("replay", "--quiet", "--rules", RULES, "--warehouse", wh, good, bad)
         if r.returncode == 0:  # flipped bytes may leave a readable file: then rows are counted

@@ -243,13 +243,14 @@ class Ingestor:
         except Exception as exc:
             log.warning("could not commit offsets to the broker (harmless): %s", exc)
         if self.settings.metrics:
-            metrics.observe_consumer_lag(
-                {
-                    (tp.topic, tp.partition): high - o
-                    for tp, o in commit.items()
-                    if (high := consumer.highwater(tp)) is not None
-                }
-            )
+            # Lag from the high watermark of the last fetch response (right on Tansu too, unlike
+            # its ListOffsets answer) minus what the warehouse holds.
+            mine = [(tp.topic, tp.partition) for tp in assigned if tp.topic == RAW_TOPIC]
+            lags = {}
+            for key in mine:
+                if (high := consumer.highwater(TP(*key))) is not None:
+                    lags[key] = high - written.offsets.get(key, self.begin(key))
+            metrics.observe_consumer_lag(lags, assigned=mine)
         self._account(*result)  # last: it may end the loop (`done`)
 
     def _account(self, written: Written, seconds: float) -> None:
@@ -282,7 +283,9 @@ class Ingestor:
 class BatchConsumer(faust_aiokafka.Consumer):
     """faust's aiokafka consumer, reading in batches for the app's `Ingestor` (see above)."""
 
-    logger = faust_aiokafka.logger  # faust's own log lines stay under faust's logger names
+    # faust's lifecycle lines ("Starting...") under a faust name, not this module's (mode names a
+    # service's logger after the module of its class unless the class sets one).
+    logger = logging.getLogger("faust.pipeline")
 
     @property
     def ingestor(self) -> Ingestor:
@@ -298,7 +301,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
 class WorkerApp(faust.App):
     """A faust app whose consumer is a `BatchConsumer` serving `ingestor`."""
 
-    logger = logging.getLogger(faust.App.__module__)
+    logger = logging.getLogger("faust.pipeline")
     ingestor: Ingestor
 
     def _new_consumer(self) -> BatchConsumer:

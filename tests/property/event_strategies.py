@@ -46,34 +46,44 @@ def times(draw: st.DrawFn) -> str:
     offset = draw(st.sampled_from([0, 0, 120, -300]))
     local = t.astimezone(UTC) + timedelta(minutes=offset)
     text = local.strftime("%Y-%m-%dT%H:%M:%S")
-    frac = draw(st.sampled_from(["", ".%03d" % (t.microsecond // 1000), ".%06d" % t.microsecond]))
-    zone = "Z" if offset == 0 else "%+03d:%02d" % (offset // 60, abs(offset) % 60)
+    frac = draw(st.sampled_from(["", f".{t.microsecond // 1000:03d}", f".{t.microsecond:06d}"]))
+    zone = "Z" if offset == 0 else f"{offset // 60:+03d}:{abs(offset) % 60:02d}"
     return text + frac + zone
 
 
 def _session() -> st.SearchStrategy[dict[str, Any] | None]:
     return st.none() | st.fixed_dictionaries(
-        {"id": st.sampled_from(["call-1", "call-2"]), "seq": st.integers(1, 3),
-         "last": st.booleans()}
+        {
+            "id": st.sampled_from(["call-1", "call-2"]),
+            "seq": st.integers(1, 3),
+            "last": st.booleans(),
+        }
     )
 
 
 def _data(type_: str) -> st.SearchStrategy[dict[str, Any]]:
-    ad = {"campaign": st.sampled_from(CAMPAIGNS), "ip": st.sampled_from(IPS),
-          "user_agent": st.sampled_from(AGENTS)}
+    ad = {
+        "campaign": st.sampled_from(CAMPAIGNS),
+        "ip": st.sampled_from(IPS),
+        "user_agent": st.sampled_from(AGENTS),
+    }
     if type_ == "ad.impression":
         return st.fixed_dictionaries(ad)
     if type_ == "ad.click":
         return st.fixed_dictionaries({"impression_id": st.sampled_from(IDS), **ad})
     if type_ == "telecom.voice":
         return st.fixed_dictionaries(
-            {"subscriber": st.just("sub-1"), "destination": st.sampled_from(DESTINATIONS),
-             "duration_s": st.integers(0, 4000) | st.sampled_from([0.5, 59.999, 61.25])},
+            {
+                "subscriber": st.just("sub-1"),
+                "destination": st.sampled_from(DESTINATIONS),
+                "duration_s": st.integers(0, 4000) | st.sampled_from([0.5, 59.999, 61.25]),
+            },
             optional={"session": _session()},
         )
     if type_ == "telecom.sms":
         return st.fixed_dictionaries(
-            {"subscriber": st.just("sub-1"), "destination": st.sampled_from(DESTINATIONS)})
+            {"subscriber": st.just("sub-1"), "destination": st.sampled_from(DESTINATIONS)}
+        )
     if type_ == "telecom.data":
         return st.fixed_dictionaries(
             {"subscriber": st.just("sub-1"), "bytes": st.integers(0, 3 * 10**8)},
@@ -81,21 +91,35 @@ def _data(type_: str) -> st.SearchStrategy[dict[str, Any]]:
         )
     if type_ == "quality.incident":
         return st.fixed_dictionaries(
-            {"incident_id": st.sampled_from(["INC-1", "INC-2"]),
-             "service": st.sampled_from(SERVICES),
-             "state": st.sampled_from(["open", "resolved"])},
-            optional={"planned": st.booleans(),
-                      "accounts": st.lists(st.sampled_from(SUBJECTS), max_size=2)},
+            {
+                "incident_id": st.sampled_from(["INC-1", "INC-2"]),
+                "service": st.sampled_from(SERVICES),
+                "state": st.sampled_from(["open", "resolved"]),
+            },
+            optional={
+                "planned": st.booleans(),
+                "accounts": st.lists(st.sampled_from(SUBJECTS), max_size=2),
+            },
         )
     return st.fixed_dictionaries(  # quality.probe
-        {"service": st.sampled_from(SERVICES), "region": st.sampled_from(["eu", "us"]),
-         "ok": st.booleans()},
+        {
+            "service": st.sampled_from(SERVICES),
+            "region": st.sampled_from(["eu", "us"]),
+            "ok": st.booleans(),
+        },
         optional={"latency_ms": st.integers(0, 900) | st.floats(0, 900, allow_nan=False)},
     )
 
 
-TYPES = ["ad.impression", "ad.click", "telecom.voice", "telecom.sms", "telecom.data",
-         "quality.incident", "quality.probe"]
+TYPES = [
+    "ad.impression",
+    "ad.click",
+    "telecom.voice",
+    "telecom.sms",
+    "telecom.data",
+    "quality.incident",
+    "quality.probe",
+]
 
 
 @st.composite
@@ -116,11 +140,19 @@ def valid_events(draw: st.DrawFn) -> dict[str, Any]:
 
 # Ways to spoil an event: each makes it a rejected record (or, for a few, still valid).
 CORRUPTIONS = [
-    ("drop_envelope", None), ("specversion", "1.1"), ("type", "ad.view"),
-    ("time", "2026-10-01 10:00:00Z"), ("time", "2026-02-30T00:00:00Z"),
-    ("time", "2026-10-01T10:00:00"), ("time", "2026-10-01T10:00:00+0200"),
-    ("drop_data", None), ("null_data", None), ("string_data", None), ("negative", None),
-    ("data_not_object", None), ("empty_id", None),
+    ("drop_envelope", None),
+    ("specversion", "1.1"),
+    ("type", "ad.view"),
+    ("time", "2026-10-01 10:00:00Z"),
+    ("time", "2026-02-30T00:00:00Z"),
+    ("time", "2026-10-01T10:00:00"),
+    ("time", "2026-10-01T10:00:00+0200"),
+    ("drop_data", None),
+    ("null_data", None),
+    ("string_data", None),
+    ("negative", None),
+    ("data_not_object", None),
+    ("empty_id", None),
 ]
 
 
@@ -145,22 +177,38 @@ def invalid_events(draw: st.DrawFn) -> dict[str, Any]:
             data[key] = None
         elif what == "string_data":
             data[key] = str(data[key])
-        elif what == "negative" and isinstance(data[key], int | float) and not isinstance(
-                data[key], bool):
+        elif (
+            what == "negative"
+            and isinstance(data[key], int | float)
+            and not isinstance(data[key], bool)
+        ):
             data[key] = -1 - data[key]
     return ev
 
 
-RAW_LINES = [b"not json", b"[1, 2]", b"{", b'{"specversion": "1.0", "id": NaN}', b"\xff\xfe{}",
-             b'{"a": 1,}', b"null", b'"just a string"', b"{}"]
+RAW_LINES = [
+    b"not json",
+    b"[1, 2]",
+    b"{",
+    b'{"specversion": "1.0", "id": NaN}',
+    b"\xff\xfe{}",
+    b'{"a": 1,}',
+    b"null",
+    b'"just a string"',
+    b"{}",
+]
 BLANK_LINES = [b"", b"   ", b"\t", b"\r"]
 
 
 def items() -> st.SearchStrategy[Any]:
     """One input line: a valid event (most often), a spoiled one, a raw line or a blank one."""
     return st.one_of(
-        valid_events(), valid_events(), valid_events(), invalid_events(),
-        st.sampled_from(RAW_LINES), st.sampled_from(BLANK_LINES).map(lambda b: ("blank", b)),
+        valid_events(),
+        valid_events(),
+        valid_events(),
+        invalid_events(),
+        st.sampled_from(RAW_LINES),
+        st.sampled_from(BLANK_LINES).map(lambda b: ("blank", b)),
     )
 
 

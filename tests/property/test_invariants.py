@@ -10,9 +10,10 @@ import io
 import json
 import random
 import tempfile
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
+import yaml
 from event_strategies import RULES, input_files, valid_events, write_files
 from helpers import (
     after_second_replay,
@@ -22,9 +23,12 @@ from helpers import (
     bill_all,
     diff_exports,
     file_records,
+    flags,
     query,
     reconcile,
     replay,
+    review,
+    total,
 )
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -50,8 +54,24 @@ def test_reconcile_balances_and_counts_every_input_line(files):
         paths = write_files(Path(tmp) / "in", files)
         wh = Path(tmp) / "wh"
         replay(RULES, wh, paths)
-        assert_balanced(reconcile(wh), expected_input=sum(file_records(p) for p in paths))
+        before = reconcile(wh)
+        assert_balanced(before, expected_input=sum(file_records(p) for p in paths))
         _assert_amounts_not_negative(wh)
+
+        # Contract 2.4: a dismissed flag gives its record the outcome it would have without
+        # the flag (rated or unbilled), at once in reconcile and flags; nothing else changes.
+        listed = flags(wh)
+        assert sum(before["invalid"].values()) == len(listed)
+        review(wh, "dismissed", listed)
+        after = reconcile(wh)
+        assert_balanced(after, expected_input=before["input"])
+        assert after["invalid"] == {}
+        assert after["rated"] + total(after["unbilled"]) == (
+            before["rated"] + total(before["unbilled"]) + total(before["invalid"])
+        )
+        for k in ("rejected", "duplicate", "quality"):
+            assert after[k] == before[k], k
+        assert flags(wh) == [dict(f, status="dismissed") for f in listed]
 
 
 # b. ----------------------------------------------------------------------------------------
@@ -92,17 +112,73 @@ def test_one_replay_equals_one_replay_per_file(files):
         assert diff_exports(b, a) == [], {k: (a.get(k), b.get(k)) for k in diff_exports(b, a)}
         _assert_amounts_not_negative(whole)
         for p in periods:
-            for inv in json.loads(a[f"invoices {p}"]):
-                for line in inv["lines"]:
-                    if line["kind"] != "credit":
-                        assert Decimal(line["amount"]) >= 0, inv
-                assert Decimal(inv["total"]) >= 0, inv
+            _check_invoice_arithmetic(p, json.loads(a[f"invoices {p}"]))
+        # Contract 5: "Billing a period again gives the same invoices, numbers included".
+        if periods:
+            bill(RULES, whole, periods[-1])
+            assert all_exports(whole, periods) == a
+
+
+TAX_RATES = {
+    a["id"]: Decimal(str(a["tax_rate"]))
+    for a in yaml.safe_load((RULES / "accounts.yaml").read_text())["accounts"]
+}
+CENT = Decimal("0.01")
+KIND_ORDER = {"fee": 0, "usage": 1, "minimum": 2, "credit": 3}
+
+
+def _check_invoice_arithmetic(period: str, invoices: list[dict]) -> None:
+    """Contract 5 and 6: accounts ascending, numbers INV-YYYYMM-NNNNN from 00001 in that order,
+    lines fee / usage (types ascending) / minimum / credit, subtotal = sum of lines, tax =
+    subtotal x rate / 100 half up, total = subtotal + tax; nothing negative but the credit."""
+    assert [i["account"] for i in invoices] == sorted(i["account"] for i in invoices)
+    for n, inv in enumerate(invoices, 1):
+        assert inv["invoice_number"] == f"INV-{period.replace('-', '')}-{n:05d}", inv
+        assert list(inv) == [
+            "invoice_number",
+            "account",
+            "period",
+            "currency",
+            "lines",
+            "subtotal",
+            "tax",
+            "total",
+        ], inv
+        kinds = [line["kind"] for line in inv["lines"]]
+        assert kinds == sorted(kinds, key=KIND_ORDER.__getitem__), inv
+        types = [line["type"] for line in inv["lines"] if line["kind"] == "usage"]
+        assert types == sorted(set(types)), inv
+        amounts = [Decimal(line["amount"]) for line in inv["lines"]]
+        for line, amount in zip(inv["lines"], amounts, strict=True):
+            assert (amount < 0) == (line["kind"] == "credit") or amount == 0, inv
+            assert amount == amount.quantize(CENT), inv
+        subtotal = Decimal(inv["subtotal"])
+        assert subtotal == sum(amounts, Decimal(0)), inv
+        rate = TAX_RATES[inv["account"]]
+        assert Decimal(inv["tax"]) == (subtotal * rate / 100).quantize(CENT, ROUND_HALF_UP), inv
+        assert Decimal(inv["total"]) == subtotal + Decimal(inv["tax"]) >= 0, inv
 
 
 # d. ----------------------------------------------------------------------------------------
 
-BAD_BYTES = [b"\x00", b"\xff", b"\xc3", b"\xed\xa0\x80", b"\r", b"\r\n", b"\n", b'"', b",",
-             b"{", b"}", b"\x1b", b"\xef\xbb\xbf", b"\\", b"\\u0000", b" "]
+BAD_BYTES = [
+    b"\x00",
+    b"\xff",
+    b"\xc3",
+    b"\xed\xa0\x80",
+    b"\r",
+    b"\r\n",
+    b"\n",
+    b'"',
+    b",",
+    b"{",
+    b"}",
+    b"\x1b",
+    b"\xef\xbb\xbf",
+    b"\\",
+    b"\\u0000",
+    b" ",
+]
 
 
 @st.composite
@@ -119,7 +195,7 @@ def mutated_files(draw):
             elif op == "replace" and pos < len(data):
                 data[pos] = draw(st.integers(0, 255))
             elif op == "delete":
-                del data[pos:pos + draw(st.integers(1, 40))]
+                del data[pos : pos + draw(st.integers(1, 40))]
             elif op == "huge":
                 fill = draw(st.sampled_from([b"a", b"\x00", b"\xff", b'{"x":"', b"[", b","]))
                 data[pos:pos] = fill * (300_000 // len(fill))
@@ -166,7 +242,8 @@ def test_bad_bytes_anywhere_never_crash_a_run(files):
 # peak); umbrella has telco-volume (increment 1, then increment 6 and minimum 30 from 10-20).
 VOICE_ACCOUNTS = ["initech", "umbrella"]
 DURATIONS = st.one_of(
-    st.integers(0, 200), st.integers(0, 10**6),
+    st.integers(0, 200),
+    st.integers(0, 10**6),
     st.decimals(0, 10_000, places=3, allow_nan=False, allow_infinity=False),
     st.sampled_from([0, 1, 29, 30, 31, 59, 60, 61, 119, 120, 121, 10**9]),
 )
@@ -186,10 +263,21 @@ def test_cost_never_falls_as_a_voice_call_grows(subject, event, durations):
         path = Path(tmp) / "voice.jsonl"
         random.Random(len(durations)).shuffle(durations)
         lines = [
-            json.dumps({"specversion": "1.0", "id": f"v{i}", "source": "msc", "type":
-                        "telecom.voice", "time": time, "subject": subject,
-                        "data": {"subscriber": "s", "destination": destination,
-                                 "duration_s": "DURATION"}}).replace('"DURATION"', str(d))
+            json.dumps(
+                {
+                    "specversion": "1.0",
+                    "id": f"v{i}",
+                    "source": "msc",
+                    "type": "telecom.voice",
+                    "time": time,
+                    "subject": subject,
+                    "data": {
+                        "subscriber": "s",
+                        "destination": destination,
+                        "duration_s": "DURATION",
+                    },
+                }
+            ).replace('"DURATION"', str(d))
             for i, d in enumerate(durations)  # the number written as drawn (exact decimals)
         ]
         path.write_text("\n".join(lines) + "\n")
@@ -197,11 +285,14 @@ def test_cost_never_falls_as_a_voice_call_grows(subject, event, durations):
         replay(RULES, wh, [path])
         rec = reconcile(wh)
         assert_balanced(rec, expected_input=len(durations))
-        rows = query(wh, "SELECT quantity, rounded_quantity, amount FROM rated_records"
-                         " WHERE type = 'telecom.voice' ORDER BY quantity, amount")
+        rows = query(
+            wh,
+            "SELECT quantity, rounded_quantity, amount FROM rated_records"
+            " WHERE type = 'telecom.voice' ORDER BY quantity, amount",
+        )
         # Either every call is rated or none is (one plan, time and destination for all).
         assert len(rows) in (0, len(durations)), rec
         for q, rq, amount in rows:
             assert amount >= 0 and rq >= q, (q, rq, amount)
-        for (q1, rq1, a1), (q2, rq2, a2) in zip(rows, rows[1:]):
+        for (q1, rq1, a1), (q2, rq2, a2) in zip(rows, rows[1:], strict=False):
             assert rq1 <= rq2 and a1 <= a2, f"duration {q1} -> {a1} but longer {q2} -> {a2}"

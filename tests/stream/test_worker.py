@@ -18,10 +18,12 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from conftest import free_port
 from helpers import PIPELINE, all_exports, bill_all, cli, cli_ok, replay
 from worked_example import EVENTS, EXAMPLE
 
@@ -102,6 +104,11 @@ def wait_for(
             log_of(p)[-3000:] for p in procs
         )
         time.sleep(0.1)
+
+
+def stored(p: subprocess.Popen[bytes]) -> int:
+    """Records a worker logged as stored, over all its batches so far."""
+    return sum(map(int, re.findall(r"batch \d+: (\d+) record\(s\) stored", log_of(p))))
 
 
 def stop(p: subprocess.Popen[bytes]) -> str:
@@ -255,7 +262,8 @@ def test_two_workers_share_the_partitions_of_one_warehouse(
     wh = tmp_path / "wh"
     start_at_log_end(broker_url, wh, rules)
     args = ["--rules", str(rules), "--warehouse", str(wh), "--broker", broker_url, *FAST_BATCHES]
-    a, b = workers(*args), workers(*args)
+    port = free_port()
+    a, b = workers(*args, "--metrics-port", str(port)), workers(*args)
 
     def one_partition_each() -> bool:
         last = [re.findall(r"assigned partitions (.*)", log_of(p))[-1:] for p in (a, b)]
@@ -264,8 +272,37 @@ def test_two_workers_share_the_partitions_of_one_warehouse(
     wait_for("a partition each", one_partition_each, 45, a, b)
     run_key, count = publish(broker_url, files)
     wait_for("every record", lambda: run_records(wh, run_key) >= count, 60, a, b)
-    logs = [stop(a), stop(b)]
-    for log in logs:  # both took part
-        assert int(re.search(r"worker stopped: (\d+) records", log)[1]) > 0, log  # type: ignore[index]
+    # a batch is logged after its metrics are counted: once the logs add up, so do the metrics
+    wait_for("the logs", lambda: stored(a) + stored(b) == count, 10, a, b)
+    scraped = scrape(port)
+    stored_by_a, stored_by_b = stored(a), stored(b)
+    assert stored_by_a > 0 and stored_by_b > 0  # both took part
+    for p in (a, b):
+        assert f"worker stopped: {stored(p)} records" in stop(p)
     assert run_records(wh, run_key) == count
     same_as_replay(wh, rules, files, tmp_path)
+
+    # worker a's metrics: what it stored, by outcome; no lag left on its partition
+    assert (
+        sum(v for (name, _), v in scraped.items() if name == "pipeline_records_total")
+        == stored_by_a
+    )
+    lags = {
+        dict(labels)["partition"]: v
+        for (name, labels), v in scraped.items()
+        if name == "pipeline_consumer_lag_records"
+    }
+    assert list(lags.values()) == [0], lags
+    assert scraped[("pipeline_batch_write_duration_seconds_count", frozenset())] >= 1
+
+
+def scrape(port: int) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
