@@ -6,6 +6,8 @@ Two measures, each into a new warehouse through the same worker code `pipeline w
 - throughput: publish N generated events, then start a worker and time it from its partition
   assignment (group join excluded, reported apart) until the last record is committed in the
   warehouse: sustained events/s.
+- replay: the same files through `pipeline replay` (one batch, no broker), for comparison:
+  the warehouse ingest both modes share sets the ceiling.
 - latency: start a worker, then offer R events/s for S seconds from another process, in chunks
   every 0.1 s. Each chunk is its own run, keyed by the time it was published (run keys are
   nanoseconds since the epoch), so when a batch commits, each of its records' delay from
@@ -41,7 +43,7 @@ from pipeline.stream.ingest import Ingestor, Settings, Target, WriteResult
 from pipeline.stream.messages import RAW_TOPIC, TOPICS, RawMessage
 from pipeline.stream.publish import publish_async, record_batches
 from pipeline.stream.worker import run_app
-from pipeline.warehouse import new_run_key
+from pipeline.warehouse import Warehouse, new_run_key
 
 REPO = Path(__file__).resolve().parents[1]
 CHUNK_S = 0.1  # the paced publisher sends a chunk this often
@@ -109,8 +111,15 @@ async def throughput(settings: Settings, files: list[str]) -> dict[str, Any]:
     await run_app(ingestor)
     assert ingestor.assigned_at is not None and ingestor.records == count
     consume_s = ingestor.finished_at - ingestor.assigned_at
+    # What per-batch opening costs (the lock, the DuckDB file, its schema check, the checkpoint
+    # at close): paid once per batch so that several workers can share the warehouse.
+    opened = time.monotonic()
+    for _ in range(5):
+        with Warehouse.open(settings.warehouse, write=True):
+            pass
     return {
         "events": count,
+        "open_close_s": round((time.monotonic() - opened) / 5, 3),
         "publish_s": round(published - t0, 2),
         "publish_events_per_s": round(count / (published - t0)),
         "join_s": round(ingestor.assigned_at - began, 2),
@@ -120,6 +129,17 @@ async def throughput(settings: Settings, files: list[str]) -> dict[str, Any]:
         "mean_batch": round(count / max(1, len(ingestor.batch_sizes))),
         "mean_write_s": round(sum(ingestor.write_s) / max(1, len(ingestor.write_s)), 2),
     }
+
+
+def replay_rate(rules_dir: Path, files: list[str], warehouse: Path) -> dict[str, Any]:
+    from pipeline.replay import replay_files
+
+    started = time.monotonic()
+    replay_files(str(rules_dir), str(warehouse), files, progress=False)
+    seconds = time.monotonic() - started
+    with Warehouse.open(warehouse) as wh:
+        events = wh.con.execute("SELECT sum(records) FROM runs").fetchall()[0][0]
+    return {"events": events, "seconds": round(seconds, 2), "events_per_s": round(events / seconds)}
 
 
 async def latency(
@@ -248,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
 
             print("throughput ...", file=sys.stderr)
             report = {"throughput": asyncio.run(throughput(settings("wh-t"), files))}
+            report["replay"] = replay_rate(work / "data" / "rules", files, work / "wh-r")
             if not args.skip_latency:
                 print(
                     f"latency at {args.rate:,} events/s for {args.seconds} s ...", file=sys.stderr

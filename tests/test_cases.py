@@ -23,7 +23,9 @@ PIPELINE = Path(sys.executable).parent / "pipeline"
 
 
 def _scenarios() -> list[Path]:
-    found = sorted(p for p in CASES.iterdir() if (p / "expected").is_dir()) if CASES.is_dir() else []
+    found = []
+    if CASES.is_dir():
+        found = sorted(p for p in CASES.iterdir() if (p / "expected").is_dir())
     if (EXAMPLE / "expected").is_dir():
         found.insert(0, EXAMPLE)
     return found

@@ -38,6 +38,7 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
 from .. import metrics
+from ..errors import WarehouseError
 from ..ruleset import RuleSet
 from .batch import Partition, Written, prepare, run_records, stored_offsets, write_batch
 from .broker import cluster_id
@@ -220,18 +221,26 @@ class Ingestor:
     async def _write(self, batch: dict[Partition, list[RawMessage]]) -> WriteResult:
         started = time.monotonic()
         s = self.settings
-        written = await self.in_thread(
-            lambda: write_batch(
-                s.warehouse,
-                s.rules,
-                prepare(batch),
-                cluster=self.cluster,
-                start=self.start,
-                run_key=None if self.target is None else self.target.run_key,
-                outcomes=s.metrics,
-            )
-        )
-        return written, time.monotonic() - started
+        parts = await self.in_thread(prepare, batch)
+        while True:
+            try:
+                written = await self.in_thread(
+                    write_batch,
+                    s.warehouse,
+                    s.rules,
+                    parts,
+                    cluster=self.cluster,
+                    start=self.start,
+                    run_key=None if self.target is None else self.target.run_key,
+                    outcomes=s.metrics,
+                )
+                return written, time.monotonic() - started
+            except WarehouseError as exc:
+                # Another command holds the warehouse longer than PIPELINE_LOCK_TIMEOUT (a long
+                # `bill`): wait for it rather than stop consuming. Other warehouse errors stop.
+                if "in use by" not in str(exc):
+                    raise
+                log.warning("%s; still waiting", exc)
 
     async def _finish(self, consumer: faust_aiokafka.Consumer, result: WriteResult) -> None:
         written = result[0]

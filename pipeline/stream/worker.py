@@ -25,9 +25,11 @@ from pathlib import Path
 
 from .. import metrics
 from ..collect import check_inputs
+from ..errors import PipelineError
 from ..exports import reconcile
 from ..warehouse import Warehouse, new_run_key
 from .app import make_app, raw_topic
+from .batch import write_batch
 from .broker import cluster_id, ensure_topics, log_ends, require_broker
 from .ingest import Ingestor, Settings, Target, WorkerApp
 from .messages import RAW_TOPIC, TOPICS
@@ -89,6 +91,15 @@ async def _stream(settings: Settings, files: list[str]) -> tuple[int, int]:
         return run_key, 0
     ingestor = Ingestor(settings, cluster=cluster, start=start, target=Target(run_key, count))
     await run_app(ingestor)
+    if not ingestor.done.is_set():  # stopped by SIGINT/SIGTERM first
+        # Store where this warehouse starts, if no batch did yet: a later worker then goes on
+        # from there, not from the beginning of the log.
+        write_batch(settings.warehouse, settings.rules, {}, cluster=ingestor.cluster, start=start)
+        raise PipelineError(
+            f"stream interrupted: run {run_key} is published ({count} records) but not all"
+            " in the warehouse",
+            hint="`pipeline worker` with the same --warehouse finishes it",
+        )
     return run_key, count
 
 

@@ -14,7 +14,16 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import yaml
-from event_strategies import RULES, input_files, valid_events, write_files
+from event_strategies import (
+    RULES,
+    input_files,
+    render_csv,
+    render_jsonl,
+    render_parquet,
+    valid_events,
+    without_lists,
+    write_files,
+)
 from helpers import (
     after_second_replay,
     all_exports,
@@ -38,7 +47,7 @@ SLOWER = settings(max_examples=15, deadline=None, suppress_health_check=[HealthC
 
 
 def _assert_amounts_not_negative(wh: Path) -> None:
-    rows = query(wh, "SELECT count(*) FROM rating WHERE amount < 0 OR rounded_quantity < 0")
+    rows = query(wh, "SELECT count(*) FROM usage_outcomes WHERE amount < 0 OR rounded_quantity < 0")
     assert rows[0][0] == 0, "a rated record has a negative amount or quantity"
 
 
@@ -296,3 +305,28 @@ def test_cost_never_falls_as_a_voice_call_grows(subject, event, durations):
             assert amount >= 0 and rq >= q, (q, rq, amount)
         for (q1, rq1, a1), (q2, rq2, a2) in zip(rows, rows[1:], strict=False):
             assert rq1 <= rq2 and a1 <= a2, f"duration {q1} -> {a1} but longer {q2} -> {a2}"
+
+
+# f. ----------------------------------------------------------------------------------------
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(valid_events().map(without_lists), min_size=1, max_size=14))
+def test_the_input_format_does_not_change_any_export(events):
+    """Contract 1: "CSV and Parquet inputs carry the same fields as flat columns" - the same
+    valid events as JSON Lines, CSV or Parquet give the same exports, byte for byte."""
+    bodies = {
+        "jsonl": render_jsonl(events),
+        "csv": render_csv(events),
+        "parquet": render_parquet(events),
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        got = {}
+        for fmt, body in bodies.items():
+            (path,) = write_files(Path(tmp) / fmt, [(f"events.{fmt}", body)])
+            wh = Path(tmp) / f"wh-{fmt}"
+            replay(RULES, wh, [path])
+            got[fmt] = all_exports(wh, bill_all(RULES, wh))
+        for fmt in ("csv", "parquet"):
+            diff = diff_exports(got[fmt], got["jsonl"])
+            assert diff == [], {k: (got["jsonl"].get(k), got[fmt].get(k)) for k in diff[:2]}
