@@ -42,6 +42,7 @@ RAW_SCHEMA = pa.schema(
 BLOCK_BYTES = 64 << 20
 PARQUET_BATCH_ROWS = 200_000
 CHUNK_ROWS = 32_768
+BOM = b"\xef\xbb\xbf"
 FORMATS = (".jsonl", ".csv", ".parquet")
 
 
@@ -99,6 +100,9 @@ def iter_line_blocks(path: str) -> Iterator[tuple[int, bytes]]:
     first_line = 1
     rest = b""
     with open(path, "rb") as f:
+        # A UTF-8 byte-order mark (as Windows tools write) is not part of the first record.
+        if f.read(3) != BOM:
+            f.seek(0)
         while True:
             chunk = f.read(BLOCK_BYTES)
             if not chunk:

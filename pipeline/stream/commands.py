@@ -24,7 +24,7 @@ batch_options = [
     click.option(
         "--batch-size",
         type=click.IntRange(min=1),
-        default=50_000,
+        default=100_000,
         show_default=True,
         help="Most records written to the warehouse in one transaction.",
     ),
