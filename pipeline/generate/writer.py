@@ -9,6 +9,7 @@ lines open the next file.
 from __future__ import annotations
 
 import os
+from itertools import groupby
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ import polars as pl
 import pyarrow as pa
 
 from .bad_records import INVALID_UTF8
-from .chunks import P_DUP, fresh_lines, plan
+from .chunks import P_DUP, Chunk, fresh_lines, plan
 from .context import Context
 from .quality import incident_line, incidents
 from .world import position_of
@@ -26,41 +27,65 @@ _EMPTY = pl.Series([], dtype=pl.String)
 
 def write_events(out: Path, n: int, seed: int, files: int, ctx: Context, chunk: int) -> list[Path]:
     """Write `n` JSON Lines records to `files` files in `out`; returns their paths."""
-    schedule = [(position_of(ms), ms, d) for ms, d in incidents(seed, ctx.prefix)]
     paths = [out / f"part-{f + 1:03d}.jsonl" for f in range(files)]
     chunks = plan(n, files, chunk)
-    carry = late = _EMPTY
-    handle = None
-    for i, ch in enumerate(chunks):
-        rng, final = np.random.default_rng([seed, i]), i == len(chunks) - 1
-        if ch.first_of_file:
-            if handle:
-                handle.close()
-            handle = paths[ch.file].open("wb", buffering=0)
-            carry, late = pl.concat([late, carry]), _EMPTY
+    stream = _Stream(ctx, n, files, seed)
+    for f, group in groupby(enumerate(chunks), key=lambda pair: pair[1].file):
+        stream.new_file()
+        with paths[f].open("wb", buffering=0) as handle:
+            for i, ch in group:
+                rng = np.random.default_rng([seed, i])
+                body, raw = stream.chunk_lines(rng, ch, final=i == len(chunks) - 1)
+                _write_all(handle.fileno(), _buffers(body, raw, rng))
+    return paths
+
+
+class _Stream:
+    """What passes from chunk to chunk: copies waiting to be re-sent, lines held back for the
+    next file, and the incidents not yet due."""
+
+    def __init__(self, ctx: Context, n: int, files: int, seed: int) -> None:
+        self.ctx, self.n, self.files = ctx, n, files
+        self.schedule = [(position_of(ms), ms, d) for ms, d in incidents(seed, ctx.prefix)]
+        self.carry = self.late = _EMPTY
+
+    def new_file(self) -> None:
+        """Late lines open the new file, ahead of the copies still waiting."""
+        self.carry, self.late = pl.concat([self.late, self.carry]), _EMPTY
+
+    def chunk_lines(
+        self, rng: np.random.Generator, ch: Chunk, final: bool
+    ) -> tuple[pl.Series, list[bytes]]:
+        """The chunk's lines, shuffled: carried lines, then fresh ones to fill it; plus the raw
+        (non-UTF-8) lines. Its copies wait for the next chunk, or close the last one."""
         size = ch.end - ch.start
-        now, carry = carry.head(size), carry.slice(size)  # an overflow waits for the next chunk
+        now, self.carry = self.carry.head(size), self.carry.slice(size)  # overflow waits
         n_copies = int((size - len(now)) * P_DUP)
-        u = (ch.start / max(n, 1), ch.end / max(n, 1))
-        inc = [incident_line(ctx, ms, d) for p, ms, d in schedule if p < u[1] or final]
-        schedule = [s for s in schedule if s[0] >= u[1]]
+        u = (ch.start / max(self.n, 1), ch.end / max(self.n, 1))
         todo = size - len(now) - (n_copies if final else 0)
-        valid, bad, held = fresh_lines(rng, ctx, u, todo, ch.file < files - 1, inc)
-        late = pl.concat([late, _compact(held)])
-        raw = [b.encode("utf-8", "surrogateescape") for b in bad if INVALID_UTF8 in b]
-        text = pl.Series([b for b in bad if INVALID_UTF8 not in b], dtype=pl.String)
+        may_hold = ch.file < self.files - 1  # the last file has no next file to hold lines for
+        valid, bad, held = fresh_lines(rng, self.ctx, u, todo, may_hold, self._due(u[1], final))
+        self.late = pl.concat([self.late, _compact(held)])
+        text, raw = _split_bad(bad)
         body = pl.concat([valid, text, now])
         body = body.gather(rng.permutation(len(body)))
         copies = valid.gather(rng.integers(0, len(valid), n_copies)) if len(valid) else _EMPTY
         if final:
-            body = pl.concat([body, copies])
-        else:
-            carry = pl.concat([carry, _compact(copies)])
-        assert handle is not None
-        _write_all(handle.fileno(), _buffers(body, raw, rng))
-    if handle:
-        handle.close()
-    return paths
+            return pl.concat([body, copies]), raw
+        self.carry = pl.concat([self.carry, _compact(copies)])
+        return body, raw
+
+    def _due(self, until: float, final: bool) -> list[str]:
+        """Lines for the incidents placed before position `until` (all that remain if final)."""
+        due = [incident_line(self.ctx, ms, d) for p, ms, d in self.schedule if p < until or final]
+        self.schedule = [s for s in self.schedule if s[0] >= until]
+        return due
+
+
+def _split_bad(bad: list[str]) -> tuple[pl.Series, list[bytes]]:
+    """Bad lines as text, apart from those holding invalid UTF-8, which only raw bytes can carry."""
+    raw = [b.encode("utf-8", "surrogateescape") for b in bad if INVALID_UTF8 in b]
+    return pl.Series([b for b in bad if INVALID_UTF8 not in b], dtype=pl.String), raw
 
 
 def _buffers(lines: pl.Series, raw: list[bytes], rng: np.random.Generator) -> list[bytes]:

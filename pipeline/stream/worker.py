@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 # One fetch returns at most this many records; the batch loop gathers fetches up to the batch
 # size. aiokafka's own default (no limit) would hand over whole 4 MiB-per-partition fetches.
 MAX_POLL_RECORDS = 10_000
+# faust stops in a second or two, but can wait for ever on a consumer thread that died while the
+# broker was unreachable; the warehouse is consistent whenever we leave.
+STOP_TIMEOUT_S = 20
 
 
 def group_id(warehouse: str | Path) -> str:
@@ -144,8 +147,13 @@ async def run_app(ingestor: Ingestor) -> None:
         finally:
             # Still ours while faust stops: `timeout` sends SIGTERM to the worker and then to its
             # process group, and the second one must not kill a worker that is shutting down.
-            await app.stop()
-            ingestor.executor.shutdown(wait=True)
+            try:
+                await asyncio.wait_for(app.stop(), STOP_TIMEOUT_S)
+            except TimeoutError:
+                log.warning(
+                    "faust did not stop in %d s (broker gone?): leaving anyway", STOP_TIMEOUT_S
+                )
+            ingestor.executor.shutdown(wait=True)  # a batch being written is always finished
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
     if ingestor.error is not None:
