@@ -124,16 +124,19 @@ class Warehouse:
     # -- rules -----------------------------------------------------------------------------
 
     def record_rules(self, rules: RuleSet, command: str, *, rebuild: bool = True) -> bool:
-        """Remember the rule set a command used. Returns whether it differs from the last one,
-        in which case every outcome is re-derived (unless the caller will do it: `rebuild`)."""
+        """Remember the rule set a command uses when it differs from the last one recorded (a
+        streaming worker would otherwise add one per batch). Returns whether it changed, in
+        which case every outcome is re-derived (unless the caller will do it: `rebuild`)."""
         last = first_row(self.con, "SELECT digest FROM rule_sets ORDER BY seq DESC LIMIT 1")
+        if last is not None and last[0] == rules.digest:
+            return False
         self.con.execute(
             "INSERT INTO rule_sets SELECT coalesce(max(seq), 0) + 1, ?, ?, ?, now(), ?"
             " FROM rule_sets",
             [rules.digest, rules.source, command, rules.to_json()],
         )
         write_rule_tables(self.con, rules)
-        changed = last is not None and last[0] != rules.digest
+        changed = last is not None
         if changed and rebuild:
             self.derive(rules)
         return changed
@@ -165,7 +168,7 @@ class Warehouse:
             changed = self.record_rules(rules, command, rebuild=False)
             since = 0 if changed else self.last_eid()
             for batch in batches:
-                self._store_batch(batch, summary, command, files)
+                self._store_batch(batch, summary, command, files, rules.digest)
             for (topic, partition), nxt in (offsets or {}).items():
                 con.execute(
                     "INSERT OR REPLACE INTO stream_offsets VALUES (?, ?, ?, ?)",
@@ -175,7 +178,12 @@ class Warehouse:
         return summary
 
     def _store_batch(
-        self, batch: pa.Table, summary: IngestSummary, command: str, files: list[str] | None
+        self,
+        batch: pa.Table,
+        summary: IngestSummary,
+        command: str,
+        files: list[str] | None,
+        digest: str,
     ) -> None:
         con = self.con
         con.register("raw_batch", batch)
@@ -195,10 +203,10 @@ class Warehouse:
         summary.rejected += rej
         summary.bytes_read += batch.column("raw").nbytes
         con.execute(
-            "INSERT INTO runs SELECT run_key, ?, ?, count(*), NULL, now() FROM records"
+            "INSERT INTO runs SELECT run_key, ?, ?, count(*), ?, now() FROM records"
             " WHERE eid > ? GROUP BY run_key ON CONFLICT (run_key) DO UPDATE"
             " SET records = runs.records + excluded.records, finished_at = now()",
-            [command, files or [], base],
+            [command, files or [], digest, base],
         )
 
     def derive(self, rules: RuleSet, since: int = 0) -> None:
