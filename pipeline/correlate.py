@@ -27,10 +27,20 @@ STEPS: list[tuple[bool, str] | str] = [
         SCOPED_ONLY,
         "CREATE OR REPLACE TEMP TABLE k_id AS SELECT DISTINCT source, id FROM events WHERE eid > $since",
     ),
-    f"""CREATE OR REPLACE TEMP TABLE d1 AS
-    SELECT e.eid, e.run_key, e.file_idx, e.line, e.type, e.subject, e.session_id, e.session_seq,
-           row_number() OVER (PARTITION BY e.source, e.id ORDER BY {_ORDER}) = 1 AS first_id
-    FROM events e {{by_id}}""",
+    # (an aggregate over the keys that repeat, not a window over every record: nearly every
+    # (source, id) is unique, and sorting a million one-row partitions costs seconds)
+    """CREATE OR REPLACE TEMP TABLE d1 AS
+    WITH scoped AS (
+      SELECT e.eid, e.source, e.id, e.run_key, e.file_idx, e.line, e.type, e.subject,
+             e.session_id, e.session_seq
+      FROM events e {by_id}
+    ), repeated AS (
+      SELECT source, id, arg_min(eid, (run_key, file_idx, line)) AS winner
+      FROM scoped GROUP BY source, id HAVING count(*) > 1
+    )
+    SELECT s.eid, s.run_key, s.file_idx, s.line, s.type, s.subject, s.session_id, s.session_seq,
+           r.winner IS NULL OR r.winner = s.eid AS first_id
+    FROM scoped s LEFT JOIN repeated r USING (source, id)""",
     # Session parts sharing a part key with those: among (source, id) winners, the first wins.
     (
         SCOPED_ONLY,

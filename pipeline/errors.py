@@ -30,6 +30,10 @@ class WarehouseError(PipelineError):
     """The warehouse is missing, locked by another command, or not a warehouse."""
 
 
+class WarehouseBusy(WarehouseError):
+    """Another command holds the warehouse's lock past the wait limit."""
+
+
 class UsageError(PipelineError):
     """A command was given arguments it cannot act on (unknown account, bad period, ...)."""
 

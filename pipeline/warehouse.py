@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from .config import lock_timeout_s, memory_limit
 from .correlate import correlate
-from .errors import UsageError, WarehouseError
+from .errors import UsageError, WarehouseBusy, WarehouseError
 from .fraud import judge_fraud
 from .rate import rate, write_rule_tables
 from .ruleset import RuleSet
@@ -95,6 +95,13 @@ class Warehouse:
                 con.close()
 
     def _migrate(self) -> None:
+        """Create or update the schema and views; a current warehouse is left alone (a
+        streaming worker opens the warehouse once per batch)."""
+        try:
+            self._check_version()
+            return
+        except WarehouseError:
+            pass
         self.con.execute(_schema_text("warehouse.sql"))
         self.con.execute(_schema_text("views.sql"))
         self.con.execute(
@@ -256,7 +263,7 @@ def _locked(root: Path, *, exclusive: bool) -> Iterator[None]:
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     holder = lock_path.read_text().strip() or "another command"
-                    raise WarehouseError(
+                    raise WarehouseBusy(
                         f"warehouse {root} is in use by {holder}",
                         hint="wait for it to finish, or raise PIPELINE_LOCK_TIMEOUT (seconds)",
                     ) from None

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..ruleset import RuleSet
 from ..warehouse import Warehouse
@@ -49,6 +50,15 @@ def prepare(batch: Mapping[Partition, Sequence[RawMessage]]) -> dict[Partition, 
     }
 
 
+@dataclass(frozen=True)
+class OnlyRun:
+    """On `partitions`, store only the records of run `run_key` (the others are passed over).
+    What `pipeline stream` uses on partitions new to its warehouse: see worker.py."""
+
+    run_key: int
+    partitions: frozenset[Partition]
+
+
 @dataclass
 class Fresh:
     """What of a batch is new to the warehouse, and the offsets to store with it."""
@@ -56,13 +66,15 @@ class Fresh:
     tables: list[pa.Table] = field(default_factory=list)
     offsets: dict[Partition, int] = field(default_factory=dict)
     records: int = 0
-    skipped: int = 0
+    skipped: int = 0  # already in the warehouse
+    passed: int = 0  # of other runs, on `OnlyRun` partitions
 
 
 def fresh(
     parts: Mapping[Partition, Part],
     stored: Mapping[Partition, int],
     start: Mapping[Partition, int] | None = None,
+    only: OnlyRun | None = None,
 ) -> Fresh:
     """Drop the messages below each partition's stored next offset (already in the warehouse).
 
@@ -82,8 +94,14 @@ def fresh(
             # Offsets of a plain topic are dense; a hole means the log no longer holds them
             # (retention) or a consumer skipped some: say so, there is nothing to re-read.
             log.warning("%s[%d]: offsets %d..%d are missing", *key, begin, part.offsets[cut] - 1)
-        out.tables.append(part.table.slice(cut))
-        out.records += len(part.offsets) - cut
+        table = part.table.slice(cut)
+        if only is not None and key in only.partitions:
+            mine = table.filter(pc.equal(table.column("run_key"), only.run_key))
+            out.passed += table.num_rows - mine.num_rows
+            table = mine
+        if table.num_rows:
+            out.tables.append(table)
+            out.records += table.num_rows
         out.offsets[key] = part.offsets[-1] + 1
     # A partition this warehouse starts at `start` records that start even before it holds any
     # of its records, so the next worker does not begin that partition at 0.
@@ -98,7 +116,7 @@ class Written:
     """The result of one `write_batch`."""
 
     records: int  # messages stored by this write (a blank line would be one, but none is sent)
-    skipped: int  # messages the warehouse already held
+    skipped: int  # messages the warehouse already held (or, with `only`, of other runs)
     offsets: dict[Partition, int]  # every stored next offset of the cluster, after the write
     run_records: int | None = None  # records of `run_key` in the warehouse, when asked
     outcomes: Outcomes | None = None  # this write's records by outcome, when asked
@@ -111,19 +129,20 @@ def write_batch(
     *,
     cluster: str,
     start: Mapping[Partition, int] | None = None,
+    only: OnlyRun | None = None,
     run_key: int | None = None,
     outcomes: bool = False,
 ) -> Written:
     """Store the new part of a batch with the offsets it ends at, in one transaction, holding
     the warehouse lock only for this call (two workers share a warehouse by taking turns)."""
     with Warehouse.open(warehouse, write=True, create=True) as wh:
-        new = fresh(parts, wh.offsets(cluster), start)
+        new = fresh(parts, wh.offsets(cluster), start, only)
         since = wh.last_eid()
         if new.offsets:
             wh.ingest(new.tables, rules, command="stream", offsets=new.offsets, cluster=cluster)
         return Written(
             records=new.records,
-            skipped=new.skipped,
+            skipped=new.skipped + new.passed,
             offsets=wh.offsets(cluster),
             run_records=None if run_key is None else wh.run_count(run_key),
             outcomes=batch_outcomes(wh, since, new.tables) if outcomes and new.records else None,

@@ -38,9 +38,17 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
 from .. import metrics
-from ..errors import WarehouseError
+from ..errors import WarehouseBusy
 from ..ruleset import RuleSet
-from .batch import Partition, Written, prepare, run_records, stored_offsets, write_batch
+from .batch import (
+    OnlyRun,
+    Partition,
+    Written,
+    prepare,
+    run_records,
+    stored_offsets,
+    write_batch,
+)
 from .broker import cluster_id
 from .messages import RAW_TOPIC, RawMessage
 
@@ -138,10 +146,12 @@ class Ingestor:
         *,
         cluster: str,
         start: Mapping[Partition, int] | None = None,
+        only: OnlyRun | None = None,
         target: Target | None = None,
     ) -> None:
         self.settings, self.cluster, self.target = settings, cluster, target
         self.start = dict(start or {})  # where a partition begins when the warehouse has none
+        self.only = only  # see batch.OnlyRun
         self.pending = Pending()
         self.epoch = 0  # bumped by every seek: a fetch begun before it is stale
         self.positions: dict[Partition, int] = {}  # the warehouse's next offsets, last seen
@@ -164,7 +174,7 @@ class Ingestor:
             log.warning(
                 "broker cluster changed (%s -> %s): offsets start over", self.cluster, cluster
             )
-            self.cluster, self.start = cluster, {}
+            self.cluster, self.start, self.only = cluster, {}, None
         self.positions = await self.in_thread(stored_offsets, self.settings.warehouse, self.cluster)
         self.epoch += 1
         self.pending.clear()  # fetched from the old positions: will be fetched again
@@ -209,8 +219,6 @@ class Ingestor:
                 records, _ = await consumer._wait_next_records(wait)
                 if records and epoch == self.epoch:
                     self.pending.add(records, time.monotonic())
-        except asyncio.CancelledError:
-            raise
         except Exception as exc:  # handed to the command, which reports it
             self.error = exc
             self.done.set()
@@ -234,15 +242,14 @@ class Ingestor:
                     parts,
                     cluster=self.cluster,
                     start=self.start,
+                    only=self.only,
                     run_key=None if self.target is None else self.target.run_key,
                     outcomes=s.metrics,
                 )
                 return written, time.monotonic() - started
-            except WarehouseError as exc:
+            except WarehouseBusy as exc:
                 # Another command holds the warehouse longer than PIPELINE_LOCK_TIMEOUT (a long
                 # `bill`): wait for it rather than stop consuming. Other warehouse errors stop.
-                if "in use by" not in str(exc):
-                    raise
                 log.warning("%s; still waiting", exc)
 
     async def _finish(self, consumer: faust_aiokafka.Consumer, result: WriteResult) -> None:
@@ -274,7 +281,7 @@ class Ingestor:
             if written.outcomes:
                 metrics.observe_records(written.outcomes)
         log.info(
-            "batch %d: %d record(s) stored, %d already there, %.2f s; next offsets %s",
+            "batch %d: %d record(s) stored, %d passed over, %.2f s; next offsets %s",
             self.batches,
             written.records,
             written.skipped,

@@ -4,10 +4,13 @@ build the faust app around an `Ingestor` (ingest.py), run it until told to stop.
 Where a warehouse starts reading a partition it has stored nothing for (of this broker cluster):
 
 - `worker`: at the beginning of the log -- the warehouse is a consumer of the whole topic;
-- `stream`: where the log ended just before it published, so a stream into a new warehouse
-  holds exactly its own files (as `replay` would) even on a broker other runs filled before.
+- `stream`: where the log ended just before it published, and until its run is in, it takes
+  only its own run's records from those partitions (`batch.OnlyRun`): a stream into a new
+  warehouse holds exactly its own files, as `replay` would, even on a broker that other runs
+  filled before or fill meanwhile (other streams into other warehouses).
 
 Either way the position is stored with the first batch, and later workers continue from there.
+On partitions the warehouse has read before, `stream` continues from there like a worker.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from ..errors import PipelineError
 from ..exports import reconcile
 from ..warehouse import Warehouse, new_run_key
 from .app import make_app, raw_topic
-from .batch import write_batch
+from .batch import OnlyRun, stored_offsets, write_batch
 from .broker import cluster_id, ensure_topics, log_ends, require_broker
 from .ingest import Ingestor, Settings, Target, WorkerApp
 from .messages import RAW_TOPIC, TOPICS
@@ -86,13 +89,20 @@ async def _stream(settings: Settings, files: list[str]) -> tuple[int, int]:
     await ensure_topics(url, TOPICS)
     cluster = await cluster_id(url)
     start = await log_ends(url, RAW_TOPIC)  # before publishing: our records come after
+    new = frozenset(start) - set(stored_offsets(settings.warehouse, cluster))
     run_key = new_run_key()
     count = await publish_async(url, record_batches(files, run_key))
     if count == 0:  # nothing to wait for; still leave a warehouse with the rule set, as replay
         with Warehouse.open(settings.warehouse, write=True, create=True) as wh:
             wh.ingest([], settings.rules, command="stream")
         return run_key, 0
-    ingestor = Ingestor(settings, cluster=cluster, start=start, target=Target(run_key, count))
+    ingestor = Ingestor(
+        settings,
+        cluster=cluster,
+        start=start,
+        only=OnlyRun(run_key, new),
+        target=Target(run_key, count),
+    )
     await run_app(ingestor)
     if not ingestor.done.is_set():  # stopped by SIGINT/SIGTERM first
         # Store where this warehouse starts, if no batch did yet: a later worker then goes on

@@ -20,7 +20,7 @@ from worked_example import EVENTS, EXAMPLE
 from pipeline.collect import read_files
 from pipeline.rules import load_rules
 from pipeline.stream import ingest
-from pipeline.stream.batch import Part, fresh, prepare, write_batch
+from pipeline.stream.batch import OnlyRun, Part, fresh, prepare, write_batch
 from pipeline.stream.ingest import Ingestor, Pending, Settings, Target
 from pipeline.stream.messages import RAW_TOPIC, partition_of, table_to_messages
 from pipeline.stream.publish import drop_blank
@@ -68,6 +68,16 @@ def test_fresh_starts_unknown_partitions_at_start_else_zero() -> None:
     assert [t.column("n").to_pylist() for t in new.tables] == [[2], [5, 6]]
     # every started partition is recorded, even one that had no message yet
     assert new.offsets == {K0: 3, K1: 7, (RAW_TOPIC, 2): 8}
+
+
+def test_fresh_passes_over_other_runs_where_told() -> None:
+    """`stream` on partitions new to its warehouse: only its own run is stored there, but the
+    offsets move past the others' records."""
+    table = pa.table({"run_key": [1, 2, 1, 2], "n": [0, 1, 2, 3]})
+    parts = {K0: Part([0, 1, 2, 3], table), K1: Part([0, 1, 2, 3], table)}
+    new = fresh(parts, stored={}, only=OnlyRun(2, frozenset({K0})))
+    assert [t.column("n").to_pylist() for t in new.tables] == [[1, 3], [0, 1, 2, 3]]
+    assert (new.records, new.passed, new.offsets) == (6, 2, {K0: 4, K1: 4})
 
 
 def test_pending_batches_by_size_or_age() -> None:

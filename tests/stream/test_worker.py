@@ -197,6 +197,38 @@ def test_stream_equals_replay(broker_url: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.broker
+def test_concurrent_streams_into_two_warehouses_each_equal_replay(
+    broker_url: str, tmp_path: Path
+) -> None:
+    """Both publish to the one topic at once; each warehouse gets its own files only."""
+    rules = str(EXAMPLE / "rules")
+    split = {"a": EVENTS[:1], "b": EVENTS[1:]}
+    procs = {
+        name: subprocess.Popen(
+            [
+                PIPELINE,
+                "stream",
+                "--rules",
+                rules,
+                "--warehouse",
+                str(tmp_path / name),
+                "--broker",
+                broker_url,
+                *map(str, files),
+            ],
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for name, files in split.items()
+    }
+    for p in procs.values():
+        _, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err
+    for name, files in split.items():
+        same_as_replay(tmp_path / name, EXAMPLE / "rules", files, tmp_path / f"replay-{name}")
+
+
+@pytest.mark.broker
 def test_contract_check_in_stream_mode(broker_url: str) -> None:
     env = {**os.environ, "PIPELINE_BROKER": broker_url}
     p = subprocess.run(
