@@ -292,7 +292,7 @@ def main(argv: list[str] | None = None) -> None:
         if debug:
             traceback.print_exc()
         hint = f" ({exc.hint})" if exc.hint else ""
-        click.echo(f"error: {exc}{hint}", err=True)
+        click.echo(" ".join(f"error: {exc}{hint}".split()), err=True)  # one line, always
         sys.exit(EXIT_ERROR)
     except duckdb.Error as exc:
         if debug:

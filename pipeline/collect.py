@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import queue
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -182,9 +183,15 @@ def _read_csv(path: str, idx: int, run_key: int) -> Iterator[pa.Table]:
         if header is None:
             if not lines:
                 continue
+            # A header that does not read (not UTF-8, bad quoting, empty) names no columns:
+            # every row after it then has a cell count that differs, and is malformed.
             header = _csv_cells(lines[0]) or []
             lines, numbers = lines[1:], numbers[1:]
         yield from _csv_block(path, idx, run_key, header, lines, numbers)
+
+
+# Python's csv module refuses cells over 128 KiB by default; a long cell is still a cell.
+csv.field_size_limit(sys.maxsize)
 
 
 def _csv_cells(line: bytes) -> list[str] | None:
@@ -212,12 +219,13 @@ def _csv_block(
         pre.append(None if good else "malformed")
     if not keep_raw:
         return
-    columns = list(zip(*cells_ok, strict=True)) if cells_ok else [()] * width
-    table = pa.table({f"c{i}": pa.array(col, pa.string()) for i, col in enumerate(columns)})
-    docs = _render_csv_docs(table, header)
-    docs = pa.array(
-        [None if p else d for d, p in zip(docs.to_pylist(), pre, strict=True)], pa.string()
-    )
+    if width and any(p is None for p in pre):
+        columns = list(zip(*cells_ok, strict=True))
+        table = pa.table({f"c{i}": pa.array(col, pa.string()) for i, col in enumerate(columns)})
+        rendered = _render_csv_docs(table, header).to_pylist()
+        docs = pa.array([None if p else d for d, p in zip(rendered, pre, strict=True)], pa.string())
+    else:
+        docs = pa.nulls(len(pre), pa.string())
     yield _raw_table(
         run_key,
         idx,
@@ -311,7 +319,8 @@ def _read_parquet(path: str, idx: int, run_key: int) -> Iterator[pa.Table]:
     try:
         pf = pq.ParquetFile(path)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is one clear error
-        raise UsageError(f"input file {path}: not a readable Parquet file ({exc})") from exc
+        reason = " ".join(str(exc).split())
+        raise UsageError(f"input file {path}: not a readable Parquet file ({reason})") from exc
     first = 1
     for batch in pf.iter_batches(batch_size=PARQUET_BATCH_ROWS):
         table = pa.Table.from_batches([batch])
@@ -346,9 +355,12 @@ def _render_parquet_docs(table: pa.Table) -> pa.Array:
 def _arrow_kind(t: pa.DataType) -> str:
     """`plain` for the Arrow types the contract gives fields (string, ints, floats, bool, list of
     strings: DuckDB renders each as its JSON type); the type's name otherwise."""
+    if pa.types.is_dictionary(t):
+        return _arrow_kind(t.value_type)  # a categorical string column is a string column
     if (
         pa.types.is_string(t)
         or pa.types.is_large_string(t)
+        or pa.types.is_string_view(t)
         or pa.types.is_integer(t)
         or pa.types.is_floating(t)
         or pa.types.is_boolean(t)

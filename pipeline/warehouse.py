@@ -74,6 +74,9 @@ class Warehouse:
                     f"no warehouse at {path}", hint="run `pipeline replay` into it first"
                 )
             path.mkdir(parents=True, exist_ok=True)
+            with _locked(path, exclusive=True):
+                if not db.exists():
+                    _create(db)
         with _locked(path, exclusive=write):
             con = duckdb.connect(
                 str(db),
@@ -241,6 +244,19 @@ class Warehouse:
     def run_count(self, run_key: int) -> int:
         row = first_row(self.con, "SELECT records FROM runs WHERE run_key = ?", [run_key])
         return int(row[0]) if row else 0
+
+
+def _create(db: Path) -> None:
+    """A new, empty warehouse, made under a temporary name and renamed into place: a process
+    killed meanwhile leaves no half-made warehouse, just a stray temporary file."""
+    tmp = db.with_name(f".{db.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    con = duckdb.connect(str(tmp))
+    try:
+        Warehouse(db.parent, con, True)._migrate()
+    finally:
+        con.close()
+    os.replace(tmp, db)
 
 
 def new_run_key() -> int:
