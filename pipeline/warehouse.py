@@ -74,10 +74,9 @@ class Warehouse:
                     f"no warehouse at {path}", hint="run `pipeline replay` into it first"
                 )
             path.mkdir(parents=True, exist_ok=True)
-            with _locked(path, exclusive=True):
-                if not db.exists():
-                    _create(db)
         with _locked(path, exclusive=write):
+            if create and not db.exists():
+                _create(db)  # under the same lock the command then works under: no gap
             con = duckdb.connect(
                 str(db),
                 read_only=not write,
