@@ -25,7 +25,8 @@ STEPS: list[tuple[bool, str] | str] = [
     # Records sharing a (source, id) with a new one: the first in input order wins.
     (
         SCOPED_ONLY,
-        "CREATE OR REPLACE TEMP TABLE k_id AS SELECT DISTINCT source, id FROM events WHERE eid > $since",
+        "CREATE OR REPLACE TEMP TABLE k_id AS"
+        " SELECT DISTINCT source, id FROM events WHERE eid > $since",
     ),
     # (an aggregate over the keys that repeat, not a window over every record: nearly every
     # (source, id) is unique, and sorting a million one-row partitions costs seconds)

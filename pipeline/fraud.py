@@ -2,7 +2,8 @@
 
 Pure SQL over the `usage` table (everything ingested, duplicates already out), parameterised by
 the fraud settings. Incremental: only the ads whose groups changed are re-judged, each rule over
-its complete group ((subject, impression_id) for rules 2-3, (ip, UTC minute) for rule 4). Analysts' reviews are not applied here: a dismissed flag is still a flag;
+its complete group ((subject, impression_id) for rules 2-3, (ip, UTC minute) for rule 4).
+Analysts' reviews are not applied here: a dismissed flag is still a flag;
 the views decide what a dismissal changes.
 """
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from fractions import Fraction
 
 import duckdb
@@ -68,8 +68,9 @@ WITH sla_accounts AS (
   FROM accounts a JOIN sla_defs s ON s.sla = a.sla
 ), iv AS (
   SELECT sa.account, i.start, i.stop FROM sla_incidents i
-  JOIN sla_accounts sa ON CASE WHEN i.accounts IS NOT NULL THEN list_contains(i.accounts, sa.account)
-                               ELSE i.service = sa.service END
+  JOIN sla_accounts sa
+    ON CASE WHEN i.accounts IS NOT NULL THEN list_contains(i.accounts, sa.account)
+            ELSE i.service = sa.service END
   UNION ALL
   SELECT sa.account, o.start, o.stop FROM sla_probe_outages o
   JOIN sla_accounts sa ON o.service = sa.service AND o.failures >= sa.failures_to_open
@@ -136,7 +137,8 @@ def measure(
 ) -> dict[str, Availability]:
     """Availability of every account with an SLA over [start, end)."""
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE sla_defs (sla VARCHAR, service VARCHAR, failures_to_open INTEGER)"
+        "CREATE OR REPLACE TEMP TABLE sla_defs"
+        " (sla VARCHAR, service VARCHAR, failures_to_open INTEGER)"
     )
     rows = [[s.name, s.service, s.probe_failures_to_open] for s in rules.slas.values()]
     if rows:

@@ -90,8 +90,10 @@ def _kind_ok(path: str, kind: str) -> str:
         sql = {
             "str": _is_str(path),
             "e164": f"{_is_str(path)} AND regexp_full_match({v}, '\\+[0-9]+')",
-            "number": f"regexp_matches({f}, '^-?[0-9]') AND try_cast({v} AS DECIMAL(38,9)) IS NOT NULL",
-            "integer": f"regexp_full_match({f}, '-?[0-9]+') AND try_cast({v} AS BIGINT) IS NOT NULL",
+            "number": f"regexp_matches({f}, '^-?[0-9]')"
+            f" AND try_cast({v} AS DECIMAL(38,9)) IS NOT NULL",
+            "integer": f"regexp_full_match({f}, '-?[0-9]+')"
+            f" AND try_cast({v} AS BIGINT) IS NOT NULL",
             "bool": f"{f} IN ('true', 'false')",
             "state": f"{_is_str(path)} AND {v} IN ('open', 'resolved')",
             "accounts": f"starts_with({f}, '[') AND list_bool_and(list_transform("

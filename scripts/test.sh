@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install what the tests need and run the whole suite: unit, contract scenarios, property,
+# Install what the tests need, lint, and run the whole suite: unit, contract scenarios, property,
 # crash, fuzz, and the streaming tests against a real Kafka-protocol broker that this script
 # starts (and stops) itself. Extra arguments go to pytest.
 set -euo pipefail
@@ -8,6 +8,8 @@ PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check -e ".[test]"
 scripts/install-test-deps.sh || echo "warning: could not install chromium; the HTML render test will fail" >&2
+.venv/bin/ruff check pipeline tests bench
+.venv/bin/ruff format --check pipeline tests bench
 export PIPELINE_STATE_DIR=${PIPELINE_STATE_DIR:-$PWD/.broker}
 scripts/broker.sh start
 trap 'scripts/broker.sh stop || true' EXIT
