@@ -156,12 +156,13 @@ def _quantity_sql() -> str:
 
 
 def validate_sql(batch: str) -> str:
-    """SQL over the raw-record relation `batch`: every record (blank lines dropped) with its
-    `reason` (NULL = accepted) and the canonical event columns of schemas/warehouse.sql."""
+    """SQL over the raw-record relation `batch` (RAW_SCHEMA plus the `eid` each record gets):
+    every record (blank lines dropped) with its `reason` (NULL = accepted) and the canonical
+    event columns of schemas/warehouse.sql."""
     ts_text = "regexp_replace(upper(v_time), '(\\.[0-9]{6})[0-9]+', '\\1')"
     return f"""
     WITH src AS (
-      SELECT run_key, file_idx, file, line, raw, pre_reason, doc,
+      SELECT eid, run_key, file_idx, file, line, raw, pre_reason, doc,
              coalesce(doc, try(decode(raw::BLOB))) AS txt
       FROM {batch}
     ), records AS (
@@ -188,7 +189,7 @@ def validate_sql(batch: str) -> str:
     ), judged AS (
       SELECT *, {_reason_sql()} AS reason FROM timed
     )
-    SELECT run_key, file_idx, file, line, reason,
+    SELECT eid, run_key, file_idx, file, line, reason,
       -- only a rejected record is stored verbatim: an accepted one lives in its columns
       CASE WHEN reason IS NOT NULL THEN raw END AS raw,
       v_source AS source, v_id AS id, v_type AS type, ts AS time,
