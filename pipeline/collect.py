@@ -185,6 +185,12 @@ def _read_csv(path: str, idx: int, run_key: int) -> Iterator[pa.Table]:
                 continue
             # A header that does not read (not UTF-8, bad quoting, empty) names no columns:
             # every row after it then has a cell count that differs, and is malformed.
+            if b"\r" in lines[0].rstrip(b"\r"):
+                # Lines ending in a lone CR would read as one header line: every record lost.
+                raise UsageError(
+                    f"input file {path}: CSV lines end in a lone CR (\\r); "
+                    "convert the file to LF or CRLF line endings"
+                )
             header = _csv_cells(lines[0]) or []
             lines, numbers = lines[1:], numbers[1:]
         yield from _csv_block(path, idx, run_key, header, lines, numbers)

@@ -8,6 +8,7 @@ import pytest
 
 from pipeline import collect
 from pipeline.collect import read_files
+from pipeline.errors import UsageError
 
 
 def _rows(path: Path) -> list[tuple[int, bytes]]:
@@ -53,3 +54,12 @@ def test_csv_rows_keep_physical_line_numbers_and_skip_empty_rows(tmp_path: Path)
     # line 3 (blank) and line 4 (all cells empty) are not records; line 5 has a cell too many
     assert lines == [2, 5]
     assert pre == [None, "malformed"]
+
+
+def test_csv_with_lone_cr_line_endings_is_refused_not_lost(tmp_path: Path) -> None:
+    """Lines ending in a lone CR would all read as one header line, losing every record
+    silently: the file is refused with an error naming it and what to do."""
+    path = tmp_path / "mac.csv"
+    path.write_bytes(b"specversion,id\r1.0,a\r1.0,b\r")
+    with pytest.raises(UsageError, match=r"mac\.csv: CSV lines end in a lone CR"):
+        list(read_files([str(path)], run_key=1))
