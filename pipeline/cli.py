@@ -114,7 +114,7 @@ def replay(
 @cli.command()
 @rules_option
 @warehouse_option
-@period_option
+@bill_period_option
 @metrics_file_option
 def bill(rules_dir: str, warehouse: str, period: str, metrics_file: str | None) -> None:
     """Compute the period's invoices (and SLA credits) and store them in the warehouse."""

@@ -14,8 +14,8 @@ from datetime import UTC, datetime, time
 from decimal import Decimal
 from typing import Any
 
-USAGE_TYPES = ("ad.click", "ad.impression", "telecom.data", "telecom.sms", "telecom.voice")
-QUALITY_TYPES = ("quality.incident", "quality.probe")
+from .fields import USAGE_TYPES as USAGE_TYPES  # one definition; the rule checks use it
+
 MODELS = ("per_unit", "graduated", "volume")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # ISO day 1..7
 

@@ -8,7 +8,6 @@ contract asks `stream` and `worker` to fail at once.
 
 from __future__ import annotations
 
-import os
 import socket
 import struct
 import time
@@ -17,16 +16,8 @@ from urllib.parse import urlsplit
 
 from ..errors import BrokerError
 
-DEFAULT_BROKER_URL = "kafka://127.0.0.1:9092"
-BROKER_ENV = "PIPELINE_BROKER"
-
 _API_VERSIONS = 18  # Kafka API key of ApiVersions; v0 is answered by every broker since 0.10
 _TOPIC_EXISTS = 36  # Kafka error code TOPIC_ALREADY_EXISTS
-
-
-def default_broker_url() -> str:
-    """`PIPELINE_BROKER`, else the local broker that `scripts/broker.sh start` runs."""
-    return os.environ.get(BROKER_ENV) or DEFAULT_BROKER_URL
 
 
 def broker_hosts(url: str) -> list[tuple[str, int]]:

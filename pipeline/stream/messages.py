@@ -104,13 +104,3 @@ def messages_to_table(messages: Iterable[RawMessage]) -> pa.Table:
     return pa.table(
         [pa.array(c, f.type) for c, f in zip(cols, RAW_SCHEMA, strict=True)], schema=RAW_SCHEMA
     )
-
-
-def next_offsets(messages: Iterable[RawMessage]) -> dict[tuple[str, int], int]:
-    """The offset to consume next per (topic, partition) after these messages: what the warehouse
-    stores in the same transaction as the records, so a restart resumes exactly there."""
-    out: dict[tuple[str, int], int] = {}
-    for m in messages:
-        key = (m.topic, m.partition)
-        out[key] = max(out.get(key, 0), m.offset + 1)
-    return out
