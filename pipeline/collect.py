@@ -325,8 +325,7 @@ def _read_parquet(path: str, idx: int, run_key: int) -> Iterator[pa.Table]:
     try:
         pf = pq.ParquetFile(path)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is one clear error
-        reason = " ".join(str(exc).split())
-        raise UsageError(f"input file {path}: not a readable Parquet file ({reason})") from exc
+        raise UsageError(f"input file {path}: not a readable Parquet file ({exc})") from exc
     first = 1
     for batch in pf.iter_batches(batch_size=PARQUET_BATCH_ROWS):
         table = pa.Table.from_batches([batch])
