@@ -96,35 +96,39 @@ def prefetch(batches: Iterator[pa.Table], depth: int = 2) -> Iterator[pa.Table]:
         yield item  # type: ignore[misc]
 
 
-def iter_line_blocks(path: str) -> Iterator[tuple[int, bytes]]:
-    """Blocks of whole lines with the 1-based number of each block's first line."""
-    first_line = 1
-    rest = b""
+def iter_line_blocks(path: str) -> Iterator[memoryview]:
+    """Blocks of whole lines, each ending in a newline. A block is a view into the bytes one
+    `read` returned: the partial line after its last newline is read again with the next block
+    (a seek back), so no block is copied to splice lines together."""
     with open(path, "rb") as f:
         # A UTF-8 byte-order mark (as Windows tools write) is not part of the first record.
         if f.read(3) != BOM:
             f.seek(0)
+        pending = b""  # a line longer than one block, still without its end
         while True:
             chunk = f.read(BLOCK_BYTES)
             if not chunk:
-                break
-            data = rest + chunk
-            cut = data.rfind(b"\n") + 1
+                if pending:
+                    yield memoryview(pending + b"\n")
+                return
+            if pending:
+                chunk, pending = pending + chunk, b""
+            cut = chunk.rfind(b"\n") + 1
             if cut == 0:
-                rest = data
+                pending = chunk
                 continue
-            block, rest = data[:cut], data[cut:]
-            yield first_line, block
-            first_line += block.count(b"\n")
-    if rest:
-        yield first_line, rest + b"\n"
+            if cut < len(chunk):
+                f.seek(cut - len(chunk), io.SEEK_CUR)
+            yield memoryview(chunk)[:cut]
 
 
-def split_lines(block: bytes) -> pa.Array:
+def split_lines(block: memoryview) -> pa.Array:
     """The block's lines without their newline, zero-copy into Arrow (the block ends in one)."""
     buf = np.frombuffer(block, dtype=np.uint8)
     ends = np.flatnonzero(buf == 0x0A)
-    offsets = np.concatenate(([0], ends + 1)).astype(np.int64)
+    offsets = np.empty(len(ends) + 1, dtype=np.int64)
+    offsets[0] = 0
+    offsets[1:] = ends + 1
     lines = pa.LargeBinaryArray.from_buffers(
         pa.large_binary(), len(ends), [None, pa.py_buffer(offsets), pa.py_buffer(block)]
     )
@@ -132,9 +136,11 @@ def split_lines(block: bytes) -> pa.Array:
 
 
 def _read_jsonl(path: str, idx: int, run_key: int) -> Iterator[pa.Table]:
-    for first_line, block in iter_line_blocks(path):
+    first_line = 1
+    for block in iter_line_blocks(path):
         lines = split_lines(block)
         numbers = np.arange(first_line, first_line + len(lines), dtype=np.int64)
+        first_line += len(lines)
         # Blank lines stay in the batch; validation drops them (they are not records).
         yield _chunked(_raw_table(run_key, idx, path, numbers, lines, None, None))
 
@@ -177,9 +183,11 @@ def _raw_table(
 def _read_csv(path: str, idx: int, run_key: int) -> Iterator[pa.Table]:
     """CSV: one record per physical line after the header; cells typed by the record's type."""
     header: list[str] | None = None
-    for first_line, block in iter_line_blocks(path):
-        lines = block.split(b"\n")[:-1]
+    first_line = 1
+    for block in iter_line_blocks(path):
+        lines = block.tobytes().split(b"\n")[:-1]
         numbers = np.arange(first_line, first_line + len(lines), dtype=np.int64)
+        first_line += len(lines)
         if header is None:
             if not lines:
                 continue

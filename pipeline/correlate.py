@@ -93,13 +93,14 @@ STEPS: list[tuple[bool, str] | str] = [
     (SCOPED_ONLY, "DELETE FROM usage WHERE uid IN (SELECT uid FROM u_chg)"),
     # Usage records: a single record copies its event; a session takes the time and destination
     # of its earliest part (by time, then seq) and the sum of its parts' quantities.
+    # (one INSERT: each one ends in a partly filled row group that the checkpoint merges)
     """INSERT INTO usage
     SELECT e.eid, e.type, e.subject, e.source, e.id, e.time, strftime(e.time, '%Y-%m'),
            e.quantity, e.destination, e.campaign, e.ip, e.user_agent, e.impression_id,
            NULL, 1, NULL
     FROM events e JOIN a ON a.eid = e.eid AND a.uid = e.eid
-    WHERE e.session_id IS NULL""",
-    """INSERT INTO usage
+    WHERE e.session_id IS NULL
+    UNION ALL
     SELECT uid, any_value(type), any_value(subject),
            arg_min(source, (time, session_seq)), arg_min(id, (time, session_seq)),
            min(time), strftime(min(time), '%Y-%m'), sum(quantity),

@@ -141,7 +141,10 @@ WITH base AS (
          a.valid_from, a.valid_to, v.version, v.effective_from, v.currency, v.timezone,
          c.model, c.per, c.price AS charge_price, c.has_destinations, c.inc_n, c.min_n,
          c.peak_days, c.peak_from, c.peak_to,
-         c.kn_peak, c.kd_peak, c.kn_off, c.kd_off
+         c.kn_peak, c.kd_peak, c.kn_off, c.kd_off,
+         -- the wall-clock time in the plan's zone, converted once and only where a peak is set
+         CASE WHEN c.peak_days IS NOT NULL THEN timezone(v.timezone, timezone('UTC', u.time))
+         END AS local_time
   FROM usage u {new_scope}
   LEFT JOIN accounts a ON a.account = u.subject
   LEFT JOIN plan_versions v ON v.plan = a.plan AND u.time >= v.effective_from
@@ -164,10 +167,9 @@ WITH base AS (
     (b.quantity * 1000000000)::HUGEINT AS qn,
     -- `to` 24:00 is stored as 00:00 (end of day); windows never wrap midnight (rules.py).
     CASE WHEN b.peak_days IS NULL THEN false ELSE NOT (
-      list_contains(b.peak_days, isodow(timezone(b.timezone, timezone('UTC', b.time))))
-      AND timezone(b.timezone, timezone('UTC', b.time))::TIME >= b.peak_from
-      AND (b.peak_to = TIME '00:00'
-           OR timezone(b.timezone, timezone('UTC', b.time))::TIME < b.peak_to))
+      list_contains(b.peak_days, isodow(b.local_time))
+      AND b.local_time::TIME >= b.peak_from
+      AND (b.peak_to = TIME '00:00' OR b.local_time::TIME < b.peak_to))
     END AS off_peak
   FROM base b LEFT JOIN dest USING (uid)
 ), judged AS (

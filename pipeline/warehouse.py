@@ -24,6 +24,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from .collect import RAW_SCHEMA
 from .config import lock_timeout_s, memory_limit
 from .correlate import correlate
 from .errors import UsageError, WarehouseBusy, WarehouseError
@@ -183,8 +184,7 @@ class Warehouse:
         with self.transaction() as con:
             changed = self.record_rules(rules, command, rebuild=False)
             since = 0 if changed else self.last_eid()
-            for batch in batches:
-                self._store_batch(batch, summary, command, files, rules.digest)
+            self._store(batches, summary, command, files, rules.digest)
             for (topic, partition), nxt in (offsets or {}).items():
                 con.execute(
                     "INSERT OR REPLACE INTO stream_offsets VALUES (?, ?, ?, ?)",
@@ -193,33 +193,38 @@ class Warehouse:
             self.derive(rules, since)
         return summary
 
-    def _store_batch(
+    def _store(
         self,
-        batch: pa.Table,
+        batches: Iterable[pa.Table],
         summary: IngestSummary,
         command: str,
         files: list[str] | None,
         digest: str,
     ) -> None:
+        """Validate every batch into `records` with one INSERT over a stream of them. One
+        statement, not one per batch: each INSERT ends in a partly filled row group, and the
+        checkpoint merging those cost as much as the validation itself at 1M records."""
         con = self.con
         base = self.last_eid()
-        # eids numbered here, not by row_number() in SQL: a window without a partition runs on
-        # one thread, and eids need only be unique and growing per batch (blank lines use one)
-        eids = pa.array(np.arange(base + 1, base + 1 + batch.num_rows, dtype=np.int64))
-        con.register("raw_batch", batch.append_column("eid", eids))
         columns = [r[0] for r in con.execute("DESCRIBE records").fetchall()]
         names = ", ".join(columns)
-        # validated rows go straight into `records`: accepted and rejected in one write
-        con.execute(
-            f"INSERT INTO records ({names}) SELECT {names} FROM ({validate_sql('raw_batch')})"
-        )
-        con.unregister("raw_batch")
+        failed: list[BaseException] = []
+        con.register("raw_batch", _numbered(batches, base, summary, failed))
+        try:
+            # validated rows go straight into `records`: accepted and rejected in one write
+            con.execute(
+                f"INSERT INTO records ({names}) SELECT {names} FROM ({validate_sql('raw_batch')})"
+            )
+        except duckdb.Error:
+            if failed:  # a reader's own error (e.g. an unreadable file), not DuckDB's wrapping
+                raise failed[0] from None
+            raise
+        con.unregister("raw_batch")  # (after a failure the transaction is aborted: left as is)
         n, rej = first_row(  # type: ignore[misc]
             con, "SELECT count(*), count(reason) FROM records WHERE eid > ?", [base]
         )
         summary.records += n
         summary.rejected += rej
-        summary.bytes_read += batch.column("raw").nbytes
         con.execute(
             "INSERT INTO runs SELECT run_key, ?, ?, count(*), ?, now() FROM records"
             " WHERE eid > ? GROUP BY run_key ON CONFLICT (run_key) DO UPDATE"
@@ -252,6 +257,31 @@ class Warehouse:
     def run_count(self, run_key: int) -> int:
         row = first_row(self.con, "SELECT records FROM runs WHERE run_key = ?", [run_key])
         return int(row[0]) if row else 0
+
+
+def _numbered(
+    batches: Iterable[pa.Table], base: int, summary: IngestSummary, failed: list[BaseException]
+) -> pa.RecordBatchReader:
+    """The raw-record batches as one Arrow stream, each record numbered with its eid (in Arrow,
+    not by row_number() in SQL: a window without a partition runs on one thread; eids need only
+    be unique and growing, and blank lines, which validation drops, use one up). An error
+    raised while reading is also put in `failed`: DuckDB reports it only as text."""
+    schema = RAW_SCHEMA.append(pa.field("eid", pa.int64()))
+
+    def numbered() -> Iterator[pa.RecordBatch]:
+        nxt = base + 1
+        try:
+            for table in batches:
+                summary.bytes_read += table.column("raw").nbytes
+                for batch in table.to_batches():
+                    eids = pa.array(np.arange(nxt, nxt + batch.num_rows, dtype=np.int64))
+                    nxt += batch.num_rows
+                    yield batch.append_column("eid", eids)
+        except BaseException as exc:
+            failed.append(exc)
+            raise
+
+    return pa.RecordBatchReader.from_batches(schema, numbered())
 
 
 def _create(db: Path) -> None:

@@ -661,6 +661,8 @@ def test_json_edge_cases():
         (b'{"specversion": "1.0", "x": NaN}', "malformed"),
         (b'{"specversion": "1.0", "x": Infinity}', "malformed"),
         (jsonl_lines()[0][:-1] + b", }", "malformed"),
+        (jsonl_lines()[0][:-1] + b",\t\r }", "malformed"),  # any JSON white space
+        (with_data(subscriber="NaN, Infinity, [1,]"), "rated"),  # the tokens inside a string
         (b"\xef\xbb\xbf" + jsonl_lines()[0], "malformed"),  # a BOM is not JSON white space
         (b"[" + jsonl_lines()[0] + b"]", "malformed"),
         (jsonl_lines()[0] + jsonl_lines()[1], "malformed"),  # two objects on one line
