@@ -16,6 +16,7 @@ from __future__ import annotations
 import duckdb
 
 from .fields import USAGE_TYPES
+from .fraud import MINUTE_KEY_SQL, PAIR_KEY_SQL
 
 _ORDER = "run_key, file_idx, line"
 _USAGE_IN = ", ".join(f"'{t}'" for t in USAGE_TYPES)
@@ -94,10 +95,10 @@ STEPS: list[tuple[bool, str] | str] = [
     # Usage records: a single record copies its event; a session takes the time and destination
     # of its earliest part (by time, then seq) and the sum of its parts' quantities.
     # (one INSERT: each one ends in a partly filled row group that the checkpoint merges)
-    """INSERT INTO usage
+    f"""INSERT INTO usage
     SELECT e.eid, e.type, e.subject, e.source, e.id, e.time, strftime(e.time, '%Y-%m'),
            e.quantity, e.destination, e.campaign, e.ip, e.user_agent, e.impression_id,
-           NULL, 1, NULL
+           NULL, 1, NULL, {PAIR_KEY_SQL}, {MINUTE_KEY_SQL}
     FROM events e JOIN a ON a.eid = e.eid AND a.uid = e.eid
     WHERE e.session_id IS NULL
     UNION ALL
@@ -106,7 +107,8 @@ STEPS: list[tuple[bool, str] | str] = [
            min(time), strftime(min(time), '%Y-%m'), sum(quantity),
            arg_min_null(destination, (time, session_seq)), NULL, NULL, NULL, NULL,
            any_value(session_id), count(*)::INTEGER,
-           count(*) = max(session_seq) AND bool_or(session_last AND session_seq = max_seq)
+           count(*) = max(session_seq) AND bool_or(session_last AND session_seq = max_seq),
+           NULL, NULL
     FROM (SELECT e.*, a.uid, max(e.session_seq) OVER (PARTITION BY a.uid) AS max_seq
           FROM events e JOIN a USING (eid)
           WHERE a.uid IS NOT NULL AND e.session_id IS NOT NULL)

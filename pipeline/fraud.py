@@ -21,31 +21,30 @@ def _window_us(window_s: Decimal) -> int:
     return int(window_s * 1_000_000)
 
 
+# The groups' integer keys, stored with each usage record (columns `pair_key`, `minute_key`)
+# when correlation writes it: the (subject, impression_id) of rules 2-3 (an impression's own id)
+# and the (ip, UTC minute) of rule 4.
+PAIR_KEY_SQL = """CASE e.type WHEN 'ad.click' THEN hash(e.subject, e.impression_id)
+      WHEN 'ad.impression' THEN hash(e.subject, e.id) END"""
+MINUTE_KEY_SQL = "CASE WHEN e.type = 'ad.click' THEN hash(e.ip, date_trunc('minute', e.time)) END"
+
 # Ads whose marks can change: any ad usage record that changed (`u_chg`, before or after), the
 # clicks of the same (subject, impression_id) or on an impression of the same (subject, id),
-# and the clicks of the same (ip, UTC minute).
+# and the clicks of the same (ip, UTC minute). Found through the integer keys: one integer
+# column of the usage table is read, and a shared hash only widens the scope.
 SCOPE_SQL = """
 CREATE OR REPLACE TEMP TABLE fraud_touched AS
-SELECT type, subject, id, impression_id, ip, time FROM usage_gone
-WHERE type IN ('ad.click', 'ad.impression')
+SELECT type, pair_key, minute_key FROM usage_gone WHERE pair_key IS NOT NULL
 UNION ALL
-SELECT type, subject, id, impression_id, ip, time FROM usage SEMI JOIN u_new USING (uid)
-WHERE type IN ('ad.click', 'ad.impression');
-
-CREATE OR REPLACE TEMP TABLE fk_pair AS
-SELECT DISTINCT subject, CASE WHEN type = 'ad.click' THEN impression_id ELSE id END AS imp
-FROM fraud_touched;
-
-CREATE OR REPLACE TEMP TABLE fk_minute AS
-SELECT DISTINCT ip, date_trunc('minute', time) AS minute FROM fraud_touched WHERE type = 'ad.click';
+SELECT type, pair_key, minute_key FROM usage SEMI JOIN u_new USING (uid)
+WHERE pair_key IS NOT NULL;
 
 -- every click in a touched (subject, impression_id) group or (ip, minute) group
 CREATE OR REPLACE TEMP TABLE f_clicks AS
-SELECT u.* FROM usage u JOIN fk_pair k ON k.subject = u.subject AND k.imp = u.impression_id
-WHERE u.type = 'ad.click'
-UNION
-SELECT u.* FROM usage u JOIN fk_minute m ON m.ip = u.ip AND m.minute = date_trunc('minute', u.time)
-WHERE u.type = 'ad.click';
+SELECT uid, pair_key, minute_key FROM usage
+WHERE type = 'ad.click'
+  AND (pair_key IN (SELECT pair_key FROM fraud_touched)
+       OR minute_key IN (SELECT minute_key FROM fraud_touched WHERE type = 'ad.click'));
 """
 
 # The four rules over the scope, each over its complete group.
@@ -93,12 +92,9 @@ WHERE type = 'ad.impression'
 
 # Each step's restriction to the scope; a full rebuild has everything in scope and skips them.
 SCOPES = {
-    "grp_scope": "SEMI JOIN (SELECT DISTINCT subject, impression_id FROM f_clicks) g"
-    " USING (subject, impression_id)",
-    "imp_scope": "SEMI JOIN (SELECT DISTINCT subject, impression_id AS id FROM grp) k"
-    " USING (subject, id)",
-    "burst_scope": "SEMI JOIN (SELECT DISTINCT ip, date_trunc('minute', time) AS minute"
-    " FROM f_clicks) m ON m.ip = u.ip AND m.minute = date_trunc('minute', u.time)",
+    "grp_scope": "SEMI JOIN (SELECT DISTINCT pair_key FROM f_clicks) g USING (pair_key)",
+    "imp_scope": "SEMI JOIN (SELECT DISTINCT pair_key FROM grp) k USING (pair_key)",
+    "burst_scope": "SEMI JOIN (SELECT DISTINCT minute_key FROM f_clicks) m USING (minute_key)",
     "click_scope": "SEMI JOIN f_clicks USING (uid)",
     "new_scope": "SEMI JOIN u_new USING (uid)",
 }

@@ -28,7 +28,7 @@ def replay_files(
     rules = load_rules(rules_dir)  # a bad rule file stops here: nothing read, nothing written
     check_inputs(files)
     run_key = new_run_key()
-    with Warehouse.open(warehouse, write=True, create=True) as wh:
+    with Warehouse.open(warehouse, write=True, create=True, compact=False) as wh:
         batches = prefetch(read_files(files, run_key))
         if progress:
             from .progress import with_progress

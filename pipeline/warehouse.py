@@ -28,7 +28,7 @@ from .collect import RAW_SCHEMA
 from .config import lock_timeout_s, memory_limit
 from .correlate import correlate
 from .errors import UsageError, WarehouseBusy, WarehouseError
-from .fraud import judge_fraud
+from .fraud import MINUTE_KEY_SQL, PAIR_KEY_SQL, judge_fraud
 from .rate import rate, write_rule_tables
 from .ruleset import RuleSet
 from .validate import register_functions, validate_sql
@@ -36,7 +36,9 @@ from .validate import register_functions, validate_sql
 DB_FILE = "warehouse.duckdb"
 DERIVED_TABLES = ("event_state", "usage", "fraud", "rating")
 LOCK_FILE = ".lock"
-SCHEMA_VERSION = "2"
+# 3: usage carries the fraud groups' integer keys, fraud_flags its uid; a writing command
+# upgrades a version-2 warehouse.
+SCHEMA_VERSION = "3"
 
 
 def _schema_text(name: str) -> str:
@@ -65,9 +67,12 @@ class Warehouse:
     @classmethod
     @contextmanager
     def open(
-        cls, root: str | Path, *, write: bool = False, create: bool = False
+        cls, root: str | Path, *, write: bool = False, create: bool = False, compact: bool = True
     ) -> Iterator[Warehouse]:
-        """Open under the lock; `create` makes a new warehouse when there is none."""
+        """Open under the lock; `create` makes a new warehouse when there is none. Without
+        `compact`, the checkpoint at close does not merge partly filled row groups or reclaim
+        deleted rows (DuckDB's vacuum): ingest uses that, so that adding 10k records to 10M does
+        not spend a second rewriting row groups; `bill` compacts."""
         path = Path(root)
         db = path / DB_FILE
         if not db.exists():
@@ -88,6 +93,7 @@ class Warehouse:
                     # nothing depends on physical row order (every export sorts explicitly);
                     # without it DuckDB can insert and aggregate in parallel
                     "preserve_insertion_order": False,
+                    **({} if compact else {"max_vacuum_tasks": 0}),
                 },
             )
             try:
@@ -112,7 +118,12 @@ class Warehouse:
             return
         except WarehouseError:
             pass
+        had_usage = first_row(
+            self.con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'usage'"
+        )
         self.con.execute(_schema_text("warehouse.sql"))
+        if had_usage and had_usage[0]:  # version 2: usage had no fraud group keys yet
+            self.con.execute(ADD_GROUP_KEYS_SQL)
         self.con.execute(_schema_text("views.sql"))
         self.con.execute(
             "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION]
@@ -124,7 +135,11 @@ class Warehouse:
         except duckdb.CatalogException as exc:
             raise WarehouseError(f"{self.root} is not a pipeline warehouse") from exc
         if row is None or row[0] != SCHEMA_VERSION:
-            raise WarehouseError(f"{self.root}: unsupported warehouse version {row}")
+            found = row[0] if row else "none"
+            raise WarehouseError(
+                f"{self.root}: warehouse version {found}, this pipeline uses {SCHEMA_VERSION}",
+                hint="a writing command (`pipeline bill` or `replay`) upgrades an older one",
+            )
 
     # -- transactions ----------------------------------------------------------------------
 
@@ -282,6 +297,13 @@ def _numbered(
             raise
 
     return pa.RecordBatchReader.from_batches(schema, numbered())
+
+
+ADD_GROUP_KEYS_SQL = f"""
+ALTER TABLE usage ADD COLUMN IF NOT EXISTS pair_key UBIGINT;
+ALTER TABLE usage ADD COLUMN IF NOT EXISTS minute_key UBIGINT;
+UPDATE usage AS e SET pair_key = {PAIR_KEY_SQL}, minute_key = {MINUTE_KEY_SQL};
+"""
 
 
 def _create(db: Path) -> None:

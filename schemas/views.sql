@@ -18,22 +18,27 @@ FROM flag_reviews GROUP BY source, id;
 -- Every record a fraud rule marks, given everything ingested. A review applies to the flag
 -- with the reason it was reviewed under; new evidence that changes the reason opens a new flag.
 CREATE OR REPLACE VIEW fraud_flags AS
-SELECT u.source, u.id, u.type, u.subject, u.campaign, u.period, u.time, f.reason,
+SELECT u.uid, u.source, u.id, u.type, u.subject, u.campaign, u.period, u.time, f.reason,
        coalesce(r.status, 'open') AS status, r.note, r.reviewer, r.reviewed_at
 FROM fraud f JOIN usage u USING (uid)
 LEFT JOIN current_reviews r ON r.source = u.source AND r.id = u.id AND r.reason = f.reason;
 
--- Every usage record (a non-duplicate usage event, or an assembled session) with its outcome.
-CREATE OR REPLACE VIEW usage_outcomes AS
-SELECT u.*, r.account, r.plan, r.version, r.effective_from, r.currency, r.model,
-       r.unbilled_reason, r.rounded_quantity, r.price, r.off_peak, r.amount,
-       fl.reason AS fraud_reason, fl.status AS flag_status,
+-- Every priced usage record with its outcome: a fraud flag not dismissed makes it invalid,
+-- else an unbilled reason makes it unbilled, else it is rated.
+CREATE OR REPLACE VIEW rating_outcomes AS
+SELECT r.*, fl.reason AS fraud_reason, fl.status AS flag_status,
        CASE WHEN fl.reason IS NOT NULL AND fl.status <> 'dismissed' THEN 'invalid'
             WHEN r.unbilled_reason IS NOT NULL THEN 'unbilled' ELSE 'rated' END AS outcome,
        CASE WHEN fl.reason IS NOT NULL AND fl.status <> 'dismissed' THEN fl.reason
             ELSE r.unbilled_reason END AS reason
-FROM usage u JOIN rating r USING (uid)
-LEFT JOIN fraud_flags fl ON fl.source = u.source AND fl.id = u.id AND u.session_id IS NULL;
+FROM rating r LEFT JOIN fraud_flags fl USING (uid);
+
+-- Every usage record (a non-duplicate usage event, or an assembled session) with its outcome.
+CREATE OR REPLACE VIEW usage_outcomes AS
+SELECT u.*, ro.account, ro.plan, ro.version, ro.effective_from, ro.currency, ro.model,
+       ro.unbilled_reason, ro.rounded_quantity, ro.price, ro.off_peak, ro.amount,
+       ro.fraud_reason, ro.flag_status, ro.outcome, ro.reason
+FROM usage u JOIN rating_outcomes ro USING (uid);
 
 -- Every input record with its one outcome (contract 2): what `export reconcile` counts.
 CREATE OR REPLACE VIEW record_outcomes AS

@@ -139,7 +139,12 @@ CREATE TABLE IF NOT EXISTS usage (
   impression_id VARCHAR,
   session_id    VARCHAR,
   parts         INTEGER,
-  complete      BOOLEAN    -- sessions: parts 1..n present and part n last; NULL otherwise
+  complete      BOOLEAN,   -- sessions: parts 1..n present and part n last; NULL otherwise
+  -- Integer keys of the fraud rules' groups, so that re-judging the groups a few new ads touch
+  -- reads one integer column of the table, not its strings. A hash: two groups may share one,
+  -- which only widens what is re-judged (each group is still judged whole).
+  pair_key      UBIGINT,   -- ads: hash(subject, impression id: a click's impression_id, else id)
+  minute_key    UBIGINT    -- clicks: hash(ip, UTC minute of time)
 );
 
 -- Fraud marks (contract 2.4): the first rule that marks a click or impression.

@@ -187,7 +187,7 @@ def inputs_in(wh: Path) -> int:
     return rec["input"]
 
 
-HALF_CREATED = ("not a pipeline warehouse", "unsupported warehouse version None")
+HALF_CREATED = ("not a pipeline warehouse", "warehouse version none")
 
 
 def assert_same(got: dict, want: dict) -> None:
