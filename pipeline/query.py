@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from .errors import UsageError
 from .invoice import period_bounds
 from .outfile import atomic_path
+from .warehouse import first_row
 
 ALLOWED = "SELECT, WITH ... SELECT, FROM ..., VALUES, DESCRIBE, SHOW or SUMMARIZE"
 
@@ -97,27 +96,27 @@ def _query_failed(exc: duckdb.Error) -> UsageError:
     )
 
 
-RATED_SQL = "SELECT * FROM rated_records WHERE period = ? ORDER BY time, source, id, uid"
-
-
-def export_rated(con: duckdb.DuckDBPyConnection, period: str, out: str | Path) -> int:
+def export_rated(
+    con: duckdb.DuckDBPyConnection, period: str, out: str | Path, *, ordered: bool = True
+) -> int:
     """Write the period's rated records (view `rated_records`) to Parquet at `out`,
-    atomically; return how many. Decimal columns stay decimal (money is never a float)."""
-    period_bounds(period)
-    table = _utc(con.sql(RATED_SQL, params=[period]).to_arrow_table())
-    with atomic_path(out) as tmp:
-        pq.write_table(table, tmp, compression="zstd")
-    return table.num_rows
-
-
-def _utc(table: pa.Table) -> pa.Table:
-    """Mark timestamps as UTC (they are: the warehouse keeps every time in UTC), so Parquet
-    readers do not take them for local time. Arrow relabels without shifting the values."""
-    fields = [
-        f.with_type(pa.timestamp(f.type.unit, tz="UTC")) if pa.types.is_timestamp(f.type) else f
-        for f in table.schema
+    atomically; return how many. `ordered`: in time order, so the same records give the same
+    file (sorting a 10M-record period costs seconds; bill's partition files skip it). DuckDB
+    writes the file itself, in parallel and without holding the rows in Python (through Arrow
+    it took 12 s and 2 GB at 10M). Decimal columns stay decimal (money is never a float);
+    times are marked UTC (they are), so Parquet readers do not take them for local time."""
+    period_bounds(period)  # also why the period may be spelled into the statement below
+    columns = [
+        f"{name}::TIMESTAMPTZ AS {name}" if type_ == "TIMESTAMP" else name
+        for name, type_, *_ in con.execute("DESCRIBE rated_records").fetchall()
     ]
-    return table.cast(pa.schema(fields, metadata=table.schema.metadata))
+    select = f"SELECT {', '.join(columns)} FROM rated_records WHERE period = '{period}'" + (
+        " ORDER BY time, source, id, uid" if ordered else ""
+    )
+    with atomic_path(out) as tmp:
+        path = str(tmp).replace("'", "''")
+        rows = first_row(con, f"COPY ({select}) TO '{path}' (FORMAT parquet, COMPRESSION zstd)")
+    return int(rows[0]) if rows else 0
 
 
 def _first_line(exc: Exception) -> str:

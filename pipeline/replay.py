@@ -28,7 +28,7 @@ def replay_files(
     rules = load_rules(rules_dir)  # a bad rule file stops here: nothing read, nothing written
     check_inputs(files)
     run_key = new_run_key()
-    with Warehouse.open(warehouse, write=True, create=True, compact=False) as wh:
+    with Warehouse.open(warehouse, write=True, create=True, ingest=True) as wh:
         batches = prefetch(read_files(files, run_key))
         if progress:
             from .progress import with_progress
@@ -74,7 +74,7 @@ def bill_period(
         for p in periods:
             partition = wh.root / "rated" / f"period={p}"
             partition.mkdir(parents=True, exist_ok=True)
-            export_rated(wh.con, p, partition / "rated.parquet")
+            export_rated(wh.con, p, partition / "rated.parquet", ordered=False)
         if metrics_file is not None:
             metrics.observe_bill(wh.con, seconds=time.perf_counter() - started)
     if metrics_file is not None:

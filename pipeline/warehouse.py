@@ -67,12 +67,13 @@ class Warehouse:
     @classmethod
     @contextmanager
     def open(
-        cls, root: str | Path, *, write: bool = False, create: bool = False, compact: bool = True
+        cls, root: str | Path, *, write: bool = False, create: bool = False, ingest: bool = False
     ) -> Iterator[Warehouse]:
-        """Open under the lock; `create` makes a new warehouse when there is none. Without
-        `compact`, the checkpoint at close does not merge partly filled row groups or reclaim
-        deleted rows (DuckDB's vacuum): ingest uses that, so that adding 10k records to 10M does
-        not spend a second rewriting row groups; `bill` compacts."""
+        """Open under the lock; `create` makes a new warehouse when there is none. `ingest`
+        (replay, the stream worker): DuckDB's memory is capped (config.memory_limit), and the
+        checkpoint at close does not merge partly filled row groups or reclaim deleted rows
+        (DuckDB's vacuum), so that adding 10k records to 10M does not spend a second rewriting
+        row groups; the next `bill` compacts."""
         path = Path(root)
         db = path / DB_FILE
         if not db.exists():
@@ -87,14 +88,7 @@ class Warehouse:
             con = duckdb.connect(
                 str(db),
                 read_only=not write,
-                config={
-                    "memory_limit": memory_limit(),
-                    "temp_directory": str(path / ".tmp"),
-                    # nothing depends on physical row order (every export sorts explicitly);
-                    # without it DuckDB can insert and aggregate in parallel
-                    "preserve_insertion_order": False,
-                    **({} if compact else {"max_vacuum_tasks": 0}),
-                },
+                config=_config(path, ingest),
             )
             try:
                 # now() into a TIMESTAMP column would store local wall-clock time; every time in
@@ -297,6 +291,21 @@ def _numbered(
             raise
 
     return pa.RecordBatchReader.from_batches(schema, numbered())
+
+
+def _config(root: Path, ingest: bool) -> dict[str, object]:
+    config: dict[str, object] = {
+        "temp_directory": str(root / ".tmp"),
+        # nothing depends on physical row order (every export sorts explicitly); without it
+        # DuckDB can insert and aggregate in parallel
+        "preserve_insertion_order": False,
+    }
+    limit = memory_limit(ingest=ingest)
+    if limit is not None:
+        config["memory_limit"] = limit
+    if ingest:
+        config["max_vacuum_tasks"] = 0
+    return config
 
 
 ADD_GROUP_KEYS_SQL = f"""

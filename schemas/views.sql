@@ -35,7 +35,8 @@ FROM rating r LEFT JOIN fraud_flags fl USING (uid);
 
 -- Every usage record (a non-duplicate usage event, or an assembled session) with its outcome.
 CREATE OR REPLACE VIEW usage_outcomes AS
-SELECT u.*, ro.account, ro.plan, ro.version, ro.effective_from, ro.currency, ro.model,
+SELECT u.* EXCLUDE (pair_key, minute_key),  -- (the fraud groups' hash keys are internal)
+       ro.account, ro.plan, ro.version, ro.effective_from, ro.currency, ro.model,
        ro.unbilled_reason, ro.rounded_quantity, ro.price, ro.off_peak, ro.amount,
        ro.fraud_reason, ro.flag_status, ro.outcome, ro.reason
 FROM usage u JOIN rating_outcomes ro USING (uid);

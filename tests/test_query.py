@@ -236,11 +236,13 @@ def test_export_rated_killed_mid_write_keeps_the_old_file(
     out = tmp_path / "rated.parquet"
     out.write_bytes(b"previous")
 
-    def broken(table: pa.Table, where: Path, **kw: object) -> None:
+    def broken(con: object, sql: str, *args: object) -> None:
+        # DuckDB's COPY has begun the (temporary) file when the disk fills up
+        where = sql.split(" TO '", 1)[1].split("'", 1)[0]
         Path(where).write_bytes(b"PAR1 half a file")
         raise OSError("disk full")
 
-    monkeypatch.setattr(query_module.pq, "write_table", broken)
+    monkeypatch.setattr(query_module, "first_row", broken)
     with Warehouse.open(wh) as w, pytest.raises(OSError, match="disk full"):
         query_module.export_rated(w.con, "2026-10", out)
     assert out.read_bytes() == b"previous"

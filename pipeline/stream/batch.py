@@ -135,7 +135,7 @@ def write_batch(
 ) -> Written:
     """Store the new part of a batch with the offsets it ends at, in one transaction, holding
     the warehouse lock only for this call (two workers share a warehouse by taking turns)."""
-    with Warehouse.open(warehouse, write=True, create=True, compact=False) as wh:
+    with Warehouse.open(warehouse, write=True, create=True, ingest=True) as wh:
         new = fresh(parts, wh.offsets(cluster), start, only)
         since = wh.last_eid()
         if new.offsets:

@@ -93,7 +93,7 @@ async def _stream(settings: Settings, files: list[str]) -> tuple[int, int]:
     run_key = new_run_key()
     count = await publish_async(url, record_batches(files, run_key))
     if count == 0:  # nothing to wait for; still leave a warehouse with the rule set, as replay
-        with Warehouse.open(settings.warehouse, write=True, create=True) as wh:
+        with Warehouse.open(settings.warehouse, write=True, create=True, ingest=True) as wh:
             wh.ingest([], settings.rules, command="stream")
         return run_key, 0
     ingestor = Ingestor(
