@@ -8,7 +8,8 @@ Incremental: only records that share a key with the new ones (eid > `since`) are
 the same (source, id), the same session part, the same session — each over its complete key
 group, so the answer equals a full rebuild (which is the same code with `since` = 0). It leaves
 `u_old`/`u_new`/`u_chg` (usage ids before, after, and either) and `usage_gone` (the replaced
-usage rows) as temp tables for the fraud and rating steps.
+usage rows) as temp tables for the fraud and rating steps (not after a full rebuild: they
+re-judge everything then).
 """
 
 from __future__ import annotations
@@ -30,15 +31,17 @@ STEPS: list[tuple[bool, str] | str] = [
         " SELECT DISTINCT source, id FROM events WHERE eid > $since",
     ),
     # (an aggregate over the keys that repeat, not a window over every record: nearly every
-    # (source, id) is unique, and sorting a million one-row partitions costs seconds)
+    # (source, id) is unique, and sorting a million one-row partitions costs seconds; the keys
+    # that repeat are found by an integer hash first, then grouped exactly)
     """CREATE OR REPLACE TEMP TABLE d1 AS
     WITH scoped AS (
       SELECT e.eid, e.source, e.id, e.run_key, e.file_idx, e.line, e.type, e.subject,
-             e.session_id, e.session_seq
+             e.session_id, e.session_seq, hash(e.source, e.id) AS h
       FROM events e {by_id}
     ), repeated AS (
       SELECT source, id, arg_min(eid, (run_key, file_idx, line)) AS winner
-      FROM scoped GROUP BY source, id HAVING count(*) > 1
+      FROM scoped WHERE h IN (SELECT h FROM scoped GROUP BY h HAVING count(*) > 1)
+      GROUP BY source, id HAVING count(*) > 1
     )
     SELECT s.eid, s.run_key, s.file_idx, s.line, s.type, s.subject, s.session_id, s.session_seq,
            r.winner IS NULL OR r.winner = s.eid AS first_id
@@ -83,14 +86,28 @@ STEPS: list[tuple[bool, str] | str] = [
     UNION ALL
     SELECT eid, first_id, NOT keep, CASE WHEN keep AND type IN ({_USAGE_IN}) THEN eid END
     FROM d WHERE session_id IS NULL""",
-    # Replace the affected records' state; note which usage records change.
-    """CREATE OR REPLACE TEMP TABLE u_old AS
+    # Replace the affected records' state; note which usage records change (a full rebuild
+    # changes all of them, and fraud and rating then need no list).
+    (
+        SCOPED_ONLY,
+        """CREATE OR REPLACE TEMP TABLE u_old AS
     SELECT DISTINCT st.uid FROM event_state st SEMI JOIN a USING (eid) WHERE st.uid IS NOT NULL""",
+    ),
     (SCOPED_ONLY, "DELETE FROM event_state WHERE eid IN (SELECT eid FROM a)"),
     "INSERT INTO event_state SELECT eid, first_id, dup, uid FROM a",
-    "CREATE OR REPLACE TEMP TABLE u_new AS SELECT DISTINCT uid FROM a WHERE uid IS NOT NULL",
-    "CREATE OR REPLACE TEMP TABLE u_chg AS SELECT uid FROM u_old UNION SELECT uid FROM u_new",
-    "CREATE OR REPLACE TEMP TABLE usage_gone AS SELECT * FROM usage SEMI JOIN u_chg USING (uid)",
+    (
+        SCOPED_ONLY,
+        "CREATE OR REPLACE TEMP TABLE u_new AS SELECT DISTINCT uid FROM a WHERE uid IS NOT NULL",
+    ),
+    (
+        SCOPED_ONLY,
+        "CREATE OR REPLACE TEMP TABLE u_chg AS SELECT uid FROM u_old UNION SELECT uid FROM u_new",
+    ),
+    (
+        SCOPED_ONLY,
+        "CREATE OR REPLACE TEMP TABLE usage_gone AS"
+        " SELECT * FROM usage SEMI JOIN u_chg USING (uid)",
+    ),
     (SCOPED_ONLY, "DELETE FROM usage WHERE uid IN (SELECT uid FROM u_chg)"),
     # Usage records: a single record copies its event; a session takes the time and destination
     # of its earliest part (by time, then seq) and the sum of its parts' quantities.

@@ -64,13 +64,15 @@ WITH grp AS (     -- rule 3 needs every click of the scope's (subject, impressio
   SELECT g.*, len(list_filter($bots, lambda p: contains(lower(g.user_agent), p))) > 0 AS bot,
          a.uid IS NULL AS unattributed
   FROM grp g LEFT JOIN attributed a USING (uid)
+), firsts AS (    -- rule 3: of the attributed clicks on one impression, the first counts
+  -- (an aggregate over the impressions clicked more than once, not a window over every click)
+  SELECT subject, impression_id, arg_min(uid, (time, source, id)) AS first_uid
+  FROM r12 WHERE NOT bot AND NOT unattributed
+  GROUP BY subject, impression_id HAVING count(*) > 1
 ), r3 AS (
-  SELECT *, NOT bot AND unattributed AS orphan,
-         CASE WHEN NOT bot AND NOT unattributed THEN
-           row_number() OVER (PARTITION BY NOT bot AND NOT unattributed, subject, impression_id
-                              ORDER BY time, source, id) > 1
-         ELSE false END AS dup_click
-  FROM r12
+  SELECT r12.*, NOT bot AND unattributed AS orphan,
+         coalesce(NOT bot AND NOT unattributed AND f.first_uid <> r12.uid, false) AS dup_click
+  FROM r12 LEFT JOIN firsts f USING (subject, impression_id)
 ), burst AS (      -- rule 4 counts every click of the (ip, minute), marked or not
   SELECT u.ip, date_trunc('minute', u.time) AS minute, count(*) > $max_clicks AS burst
   FROM usage u {burst_scope}

@@ -136,7 +136,9 @@ def _naive(dt: datetime | None) -> datetime | None:
 
 RATE_SQL = """
 INSERT INTO rating
-WITH base AS (
+-- (`base` is inlined, not materialised: the destination lookup reads a few of its columns for
+-- the few records with destinations, and writing all of it out cost a quarter of rating)
+WITH base AS NOT MATERIALIZED (
   SELECT u.uid, u.type, u.time, u.destination, u.quantity, a.account, a.plan,
          a.valid_from, a.valid_to, v.version, v.effective_from, v.currency, v.timezone,
          c.model, c.per, c.price AS charge_price, c.has_destinations, c.inc_n, c.min_n,
