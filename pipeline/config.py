@@ -33,3 +33,8 @@ def memory_limit(*, ingest: bool) -> str | None:
     default (80% of RAM): billing a 10M-record period joins wide rows, and spilling them made
     it three times slower. None: DuckDB's default."""
     return os.environ.get("PIPELINE_MEMORY_LIMIT") or (INGEST_MEMORY_LIMIT if ingest else None)
+
+
+# The stream worker's micro-batches (pipeline/stream/ingest.py says why these sizes).
+STREAM_BATCH_SIZE = 250_000
+STREAM_MAX_WAIT_S = 0.2

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from ..cli import rules_option, warehouse_option
-from ..config import default_broker
+from ..config import STREAM_BATCH_SIZE, STREAM_MAX_WAIT_S, default_broker
 
 broker_option = click.option(
     "--broker",
@@ -24,14 +24,14 @@ batch_options = [
     click.option(
         "--batch-size",
         type=click.IntRange(min=1),
-        default=100_000,
+        default=STREAM_BATCH_SIZE,
         show_default=True,
         help="Most records written to the warehouse in one transaction.",
     ),
     click.option(
         "--max-wait",
         type=click.FloatRange(min=0),
-        default=0.2,
+        default=STREAM_MAX_WAIT_S,
         show_default=True,
         help="Seconds a fetched record waits for more to join its batch.",
     ),

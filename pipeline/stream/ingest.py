@@ -38,6 +38,7 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
 from .. import metrics
+from ..config import STREAM_BATCH_SIZE, STREAM_MAX_WAIT_S
 from ..errors import WarehouseBusy
 from ..ruleset import RuleSet
 from .batch import (
@@ -66,14 +67,13 @@ class Settings:
     broker_url: str
     warehouse: Path
     rules: RuleSet
-    # A warehouse write costs a fixed ~0.4 s (open, record the rules, re-judge, commit) and each
-    # batch re-judges against what the warehouse holds, so a backlog drains faster in big
-    # batches: 200k events went through at ~2/3 the rate in batches of 50k as in batches of
-    # 200k. 100k bounds the records held in memory (~100 MB). Under light load batches stay
-    # small: one is written as soon as the writer is free and its first record waited
-    # `max_wait_s`.
-    batch_size: int = 100_000
-    max_wait_s: float = 0.2
+    # Each batch re-judges against what the warehouse holds (scans that grow with it), so a
+    # backlog drains faster in big batches: 1M events went through at 40k events/s in batches
+    # of 100k and at 60k in batches of 250k. 250k bounds the records held in memory (~250 MB).
+    # Under light load batches stay small: one is written as soon as the writer is free and
+    # its first record waited `max_wait_s`.
+    batch_size: int = STREAM_BATCH_SIZE
+    max_wait_s: float = STREAM_MAX_WAIT_S
     metrics: bool = False  # count outcomes and lag for Prometheus (costs a query per batch)
 
 
@@ -299,6 +299,9 @@ class Ingestor:
             self.done.set()
 
 
+FETCH_MAX_WAIT_MS = 100  # how long the broker may hold a fetch that finds nothing new
+
+
 class BatchConsumer(faust_aiokafka.Consumer):
     """faust's aiokafka consumer, reading in batches for the app's `Ingestor` (see above)."""
 
@@ -311,6 +314,12 @@ class BatchConsumer(faust_aiokafka.Consumer):
         return cast(WorkerApp, self.app).ingestor
 
     async def perform_seek(self) -> None:
+        # faust creates aiokafka's consumer with fetch_max_wait_ms=1500 and no setting for it:
+        # a fetch that finds a partition empty is answered up to 1.5 s later even when records
+        # arrive meanwhile (the broker does not wake it), and the records published behind it
+        # wait that long. The fetcher is aiokafka's, created by now.
+        fetcher = self._thread._ensure_consumer()._fetcher  # type: ignore[attr-defined]
+        fetcher._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
         await self.ingestor.seek(self)
 
     async def _drain_messages(self, fetcher: Any) -> None:
