@@ -28,19 +28,20 @@ STEPS: list[tuple[bool, str] | str] = [
     (
         SCOPED_ONLY,
         "CREATE OR REPLACE TEMP TABLE k_id AS"
-        " SELECT DISTINCT source, id FROM events WHERE eid > $since",
+        " SELECT DISTINCT key_hash FROM events WHERE eid > $since",
     ),
     # (an aggregate over the keys that repeat, not a window over every record: nearly every
     # (source, id) is unique, and sorting a million one-row partitions costs seconds; the keys
-    # that repeat are found by an integer hash first, then grouped exactly)
+    # that repeat are found by their integer hash `key_hash` first, then grouped exactly)
     """CREATE OR REPLACE TEMP TABLE d1 AS
     WITH scoped AS (
       SELECT e.eid, e.source, e.id, e.run_key, e.file_idx, e.line, e.type, e.subject,
-             e.session_id, e.session_seq, hash(e.source, e.id) AS h
+             e.session_id, e.session_seq, e.key_hash
       FROM events e {by_id}
     ), repeated AS (
       SELECT source, id, arg_min(eid, (run_key, file_idx, line)) AS winner
-      FROM scoped WHERE h IN (SELECT h FROM scoped GROUP BY h HAVING count(*) > 1)
+      FROM scoped
+      WHERE key_hash IN (SELECT key_hash FROM scoped GROUP BY key_hash HAVING count(*) > 1)
       GROUP BY source, id HAVING count(*) > 1
     )
     SELECT s.eid, s.run_key, s.file_idx, s.line, s.type, s.subject, s.session_id, s.session_seq,
@@ -136,7 +137,7 @@ STEPS: list[tuple[bool, str] | str] = [
 # A full rebuild (`since` = 0 on empty derived tables) puts every record in scope: the key
 # tables and the semi-joins that restrict each step to them are skipped, same logic otherwise.
 _SCOPED = {
-    "by_id": "SEMI JOIN k_id USING (source, id)",
+    "by_id": "SEMI JOIN k_id USING (key_hash)",  # a shared hash only widens the scope
     "by_part": "SEMI JOIN k_part USING (subject, type, session_id, session_seq)",
     "by_sess": "SEMI JOIN k_sess USING (subject, type, session_id)",
 }

@@ -219,7 +219,8 @@ def validate_sql(batch: str) -> str:
       coalesce({_only("planned", "try_cast(v_data_planned AS BOOLEAN)", "")}, false) AS planned,
       {_only("accounts", "json_extract_string(j.data.accounts, '$[*]')")},
       {_only("region", "v_data_region")}, {_only("ok", "try_cast(v_data_ok AS BOOLEAN)")},
-      {_only("latency_ms", "try_cast(v_data_latency_ms AS DOUBLE)")}
+      {_only("latency_ms", "try_cast(v_data_latency_ms AS DOUBLE)")},
+      CASE WHEN reason IS NULL THEN hash(v_source, v_id) END AS key_hash
     FROM judged
     """
 

@@ -36,9 +36,9 @@ from .validate import register_functions, validate_sql
 DB_FILE = "warehouse.duckdb"
 DERIVED_TABLES = ("event_state", "usage", "fraud", "rating")
 LOCK_FILE = ".lock"
-# 3: usage carries the fraud groups' integer keys, fraud_flags its uid; a writing command
-# upgrades a version-2 warehouse.
-SCHEMA_VERSION = "3"
+# 4: records and usage carry integer keys (duplicates, fraud groups), fraud_flags its uid; a
+# writing command upgrades a version-2 or -3 warehouse in place.
+SCHEMA_VERSION = "4"
 
 
 def _schema_text(name: str) -> str:
@@ -116,8 +116,8 @@ class Warehouse:
             self.con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'usage'"
         )
         self.con.execute(_schema_text("warehouse.sql"))
-        if had_usage and had_usage[0]:  # version 2: usage had no fraud group keys yet
-            self.con.execute(ADD_GROUP_KEYS_SQL)
+        if had_usage and had_usage[0]:  # an older version: add the keys it may lack
+            self.con.execute(ADD_KEYS_SQL)
         self.con.execute(_schema_text("views.sql"))
         self.con.execute(
             "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION]
@@ -308,10 +308,14 @@ def _config(root: Path, ingest: bool) -> dict[str, object]:
     return config
 
 
-ADD_GROUP_KEYS_SQL = f"""
+# Versions 2 and 3 to 4: the integer keys of duplicate detection and of the fraud groups.
+ADD_KEYS_SQL = f"""
+ALTER TABLE records ADD COLUMN IF NOT EXISTS key_hash UBIGINT;
+UPDATE records SET key_hash = hash(source, id) WHERE reason IS NULL AND key_hash IS NULL;
 ALTER TABLE usage ADD COLUMN IF NOT EXISTS pair_key UBIGINT;
 ALTER TABLE usage ADD COLUMN IF NOT EXISTS minute_key UBIGINT;
-UPDATE usage AS e SET pair_key = {PAIR_KEY_SQL}, minute_key = {MINUTE_KEY_SQL};
+UPDATE usage AS e SET pair_key = {PAIR_KEY_SQL}, minute_key = {MINUTE_KEY_SQL}
+WHERE pair_key IS NULL;
 """
 
 

@@ -57,7 +57,9 @@ CREATE TABLE IF NOT EXISTS records (
   accounts      VARCHAR[],
   region        VARCHAR,
   ok            BOOLEAN,
-  latency_ms    DOUBLE
+  latency_ms    DOUBLE,
+  key_hash      UBIGINT              -- accepted: hash(source, id), so that the records sharing a
+                                     -- (source, id) with new ones are found by an integer scan
 );
 
 -- A fraud analyst's decision on a flag, and its audit trail.
