@@ -293,8 +293,11 @@ def _numbered(
     return pa.RecordBatchReader.from_batches(schema, numbered())
 
 
-def _config(root: Path, ingest: bool) -> dict[str, object]:
-    config: dict[str, object] = {
+DuckDBSetting = str | bool | int | float | list[str]
+
+
+def _config(root: Path, ingest: bool) -> dict[str, DuckDBSetting]:
+    config: dict[str, DuckDBSetting] = {
         "temp_directory": str(root / ".tmp"),
         # nothing depends on physical row order (every export sorts explicitly); without it
         # DuckDB can insert and aggregate in parallel

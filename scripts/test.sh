@@ -10,6 +10,7 @@ PY=${PYTHON:-python3}
 scripts/install-test-deps.sh || echo "warning: could not install chromium; the HTML render test will fail" >&2
 .venv/bin/ruff check pipeline tests bench
 .venv/bin/ruff format --check pipeline tests bench
+.venv/bin/mypy
 export PIPELINE_STATE_DIR=${PIPELINE_STATE_DIR:-$PWD/.broker}
 scripts/broker.sh start
 trap 'scripts/broker.sh stop || true' EXIT

@@ -66,8 +66,16 @@ def incidents(seed: int, prefix: str) -> list[tuple[int, dict[str, object]]]:
         if k != 9:
             resolved = opened + int(rng.integers(10, 180)) * MINUTE_MS
             out.append((resolved, {**data, "state": "resolved"}))
-    ongoing = {"incident_id": f"{prefix}INC-900", "service": "portal", "state": "open"}
-    stray = {"incident_id": f"{prefix}INC-901", "service": "network", "state": "resolved"}
+    ongoing: dict[str, object] = {
+        "incident_id": f"{prefix}INC-900",
+        "service": "portal",
+        "state": "open",
+    }
+    stray: dict[str, object] = {
+        "incident_id": f"{prefix}INC-901",
+        "service": "network",
+        "state": "resolved",
+    }
     out += [(START_MS + SPAN_MS - 4 * HOUR_MS, ongoing), (START_MS + 40 * DAY_MS, stray)]
     return sorted(out, key=lambda x: x[0])
 
