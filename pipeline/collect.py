@@ -185,23 +185,25 @@ def _read_csv(path: str, idx: int, run_key: int) -> Iterator[pa.Table]:
     header: list[str] | None = None
     first_line = 1
     for block in iter_line_blocks(path):
-        lines = block.tobytes().split(b"\n")[:-1]
+        lines = split_lines(block)
         numbers = np.arange(first_line, first_line + len(lines), dtype=np.int64)
         first_line += len(lines)
         if header is None:
-            if not lines:
+            if not len(lines):
                 continue
+            first: bytes = lines[0].as_py()
             # A header that does not read (not UTF-8, bad quoting, empty) names no columns:
             # every row after it then has a cell count that differs, and is malformed.
-            if b"\r" in lines[0].rstrip(b"\r"):
+            if b"\r" in first.rstrip(b"\r"):
                 # Lines ending in a lone CR would read as one header line: every record lost.
                 raise UsageError(
                     f"input file {path}: CSV lines end in a lone CR (\\r); "
                     "convert the file to LF or CRLF line endings"
                 )
-            header = _csv_cells(lines[0]) or []
+            header = _csv_cells(first) or []
             lines, numbers = lines[1:], numbers[1:]
-        yield from _csv_block(path, idx, run_key, header, lines, numbers)
+        if len(lines):
+            yield from _csv_block(path, idx, run_key, header, lines, numbers)
 
 
 # Python's csv module refuses cells over 128 KiB by default; a long cell is still a cell.
@@ -217,37 +219,82 @@ def _csv_cells(line: bytes) -> list[str] | None:
         return None
 
 
+# A line is split in SQL when it is valid UTF-8 and has none of the characters that make
+# Python's csv reader (the reference for every other line) do more than split on commas: the
+# quote, NUL, a CR inside the line, or white space beyond ASCII (str.strip() would remove it when
+# judging whether a row is entirely empty). The other lines, rare, go through Python's reader.
+_NOT_SIMPLE_RE = (
+    '["\\x00\\r\\x1c-\\x1f\\x{85}\\x{a0}\\x{1680}\\x{2000}-\\x{200a}'
+    "\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}]"
+)
+_ASCII_BLANK_RE = "[ \\t\\n\\x0b\\x0c\\r]*"
+
+_SPLIT_SQL = f"""
+CREATE TEMP TABLE split AS
+SELECT n, raw, txt, simple, CASE WHEN simple THEN string_split(txt, ',') END AS cells
+FROM (SELECT n, raw, txt, txt IS NOT NULL AND NOT regexp_matches(txt, '{_NOT_SIMPLE_RE}') AS simple
+      FROM (SELECT n, raw, rtrim(try(decode(raw)), chr(13)) AS txt FROM lines))
+"""
+
+
 def _csv_block(
-    path: str, idx: int, run_key: int, header: list[str], lines: list[bytes], numbers: np.ndarray
+    path: str, idx: int, run_key: int, header: list[str], lines: pa.Array, numbers: np.ndarray
 ) -> Iterator[pa.Table]:
+    """The block's records: cells split in DuckDB (Python's csv reader only for the rare lines
+    with quotes or unusual characters), entirely empty rows dropped, a row with another cell
+    count than the header's malformed, the others rendered as JSON documents."""
     width = len(header)
-    keep_raw, keep_num, cells_ok, pre = [], [], [], []
-    for line, num in zip(lines, numbers, strict=True):
-        cells = _csv_cells(line)
-        if cells is not None and all(c.strip() == "" for c in cells):
-            continue  # an entirely empty row is not a record
-        keep_raw.append(line.rstrip(b"\r"))
-        keep_num.append(num)
-        good = cells is not None and len(cells) == width
-        cells_ok.append(cells if good else [None] * width)
-        pre.append(None if good else "malformed")
-    if not keep_raw:
+    con = duckdb.connect()
+    con.register("lines", pa.table({"n": numbers, "raw": lines}))
+    con.execute(_SPLIT_SQL)
+    odd = con.execute("SELECT n, raw FROM split WHERE NOT simple ORDER BY n").fetchall()
+    odd_cells = [_csv_cells(raw) for _, raw in odd]
+    con.register(
+        "odd",
+        pa.table(
+            {
+                "n": pa.array([n for n, _ in odd], pa.int64()),
+                "raw": pa.array([raw.rstrip(b"\r") for _, raw in odd], pa.binary()),
+                "cells": pa.array(odd_cells, pa.list_(pa.string())),
+                "empty": pa.array(
+                    [c is not None and all(x.strip() == "" for x in c) for c in odd_cells],
+                    pa.bool_(),
+                ),
+            }
+        ),
+    )
+    columns = ", ".join(f"CASE WHEN good THEN cells[{i + 1}] END AS c{i}" for i in range(width))
+    table = con.sql(f"""
+        WITH merged AS (
+          SELECT s.n, CASE WHEN s.simple THEN encode(s.txt) ELSE o.raw END AS raw,
+                 CASE WHEN s.simple THEN s.cells ELSE o.cells END AS cells,
+                 CASE WHEN s.simple
+                      THEN regexp_full_match(replace(s.txt, ',', ''), '{_ASCII_BLANK_RE}')
+                      ELSE o.empty END AS empty
+          FROM split s LEFT JOIN odd o USING (n)
+        ), kept AS (   -- an entirely empty row is not a record
+          SELECT *, cells IS NOT NULL AND len(cells) = {width} AS good FROM merged
+          WHERE NOT empty
+        )
+        SELECT n, raw, good{", " + columns if columns else ""} FROM kept ORDER BY n
+    """).to_arrow_table()
+    con.close()
+    if not table.num_rows:
         return
-    if width and any(p is None for p in pre):
-        columns = list(zip(*cells_ok, strict=True))
-        table = pa.table({f"c{i}": pa.array(col, pa.string()) for i, col in enumerate(columns)})
-        rendered = _render_csv_docs(table, header).to_pylist()
-        docs = pa.array([None if p else d for d, p in zip(rendered, pre, strict=True)], pa.string())
+    good = table.column("good").combine_chunks()
+    if width and pc.any(good).as_py():
+        cells = table.select([f"c{i}" for i in range(width)])
+        docs = pc.if_else(good, _render_csv_docs(cells, header), None)
     else:
-        docs = pa.nulls(len(pre), pa.string())
+        docs = pa.nulls(table.num_rows, pa.string())
     yield _raw_table(
         run_key,
         idx,
         path,
-        np.asarray(keep_num, dtype=np.int64),
-        pa.array(keep_raw, pa.binary()),
+        table.column("n").to_numpy(),
+        table.column("raw").combine_chunks(),
         docs,
-        pa.array(pre, pa.string()),
+        pc.if_else(good, None, "malformed"),
     )
 
 
