@@ -212,7 +212,7 @@ class Warehouse:
     ) -> None:
         """Validate every batch into `records` with one INSERT over a stream of them. One
         statement, not one per batch: each INSERT ends in a partly filled row group, and the
-        checkpoint merging those cost as much as the validation itself at 1M records."""
+        checkpoint at close merged those single-threaded (0.9 s of a 1M-record replay)."""
         con = self.con
         base = self.last_eid()
         columns = [r[0] for r in con.execute("DESCRIBE records").fetchall()]
