@@ -48,7 +48,12 @@ ORDER BY outcome, reason  -- the reason maps print in this order: the same bytes
 
 
 def reconcile(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    rows = con.execute(RECONCILE_SQL).fetchall()
+    return outcome_counts(con.execute(RECONCILE_SQL).fetchall())
+
+
+def outcome_counts(rows: list[tuple[str, str | None, int]]) -> dict[str, Any]:
+    """The contract's reconcile object from (outcome, reason, count) rows, in their order;
+    rows of the same outcome and reason add up."""
     out: dict[str, Any] = {
         "input": 0,
         "rejected": {},

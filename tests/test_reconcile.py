@@ -10,28 +10,14 @@ from typing import Any
 
 from helpers import flags, query, reconcile, replay, review
 
+from pipeline.exports import outcome_counts
 from pipeline.generate import generate
 
 
 def _record_level(warehouse: Path) -> dict[str, Any]:
     """What reconcile printed before: one outcome per input record, counted."""
-    out: dict[str, Any] = {
-        "input": 0,
-        "rejected": {},
-        "duplicate": 0,
-        "rated": 0,
-        "invalid": {},
-        "unbilled": {},
-        "quality": 0,
-    }
     sql = "SELECT outcome, reason, count(*) FROM record_outcomes GROUP BY ALL"
-    for outcome, reason, n in query(warehouse, sql):
-        out["input"] += n
-        if isinstance(out[outcome], dict):
-            out[outcome][reason] = out[outcome].get(reason, 0) + n
-        else:
-            out[outcome] += n
-    return out
+    return outcome_counts(query(warehouse, sql))
 
 
 def test_reconcile_equals_the_record_level_count(tmp_path: Path) -> None:
