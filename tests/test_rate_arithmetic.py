@@ -5,16 +5,16 @@ where q is the quantity rounded up to a multiple of `increment` and raised to `m
 from __future__ import annotations
 
 import json
-from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+import math
+from decimal import ROUND_CEILING, Decimal
+from fractions import Fraction
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pipeline.replay import replay_files
 from pipeline.warehouse import Warehouse
-
-SIX = Decimal("0.000001")
 
 
 def reference_amount(
@@ -30,8 +30,10 @@ def reference_amount(
         q = (q / inc).to_integral_value(rounding=ROUND_CEILING) * inc
     if minimum is not None:
         q = max(q, minimum)
-    amount = (q / per * price * factor).quantize(SIX, rounding=ROUND_HALF_UP)
-    return q, amount
+    # Evaluated exactly: Decimal's 28-digit division rounds q / per before the product, which
+    # can turn an exact half (0.75 / 7 * 0.0158 * 0.35 = 0.0005925) into 0.00059249999...
+    exact = Fraction(q) / Fraction(per) * Fraction(price) * Fraction(factor)
+    return q, Decimal(math.floor(exact * 10**6 + Fraction(1, 2))).scaleb(-6)
 
 
 def _rules(root: Path, price: str, per: str, inc: str | None, minimum: str | None) -> None:
@@ -83,6 +85,14 @@ decimals = st.decimals(min_value=Decimal("0.0001"), max_value=Decimal("999"), pl
         min_size=1,
         max_size=20,
     ),
+)
+# An exact half at the 6th place off peak (0.75 / 7 * 0.0158 * 0.35 = 0.0005925): up to 0.000593.
+@example(
+    price=Decimal("0.0158"),
+    per="7",
+    inc="0.25",
+    minimum=None,
+    durations=[Decimal("0.000"), Decimal("0.501")],
 )
 def test_per_unit_amounts_match_the_contract_formula(
     tmp_path_factory,
