@@ -187,15 +187,11 @@ def paced_publish(url: str, files: list[str], rate: int, seconds: float, out: An
 
 async def _paced(url: str, files: list[str], rate: int, seconds: float) -> tuple[int, float]:
     import pyarrow as pa
-    from aiokafka import AIOKafkaProducer
 
-    from pipeline.stream.broker import bootstrap_servers
-    from pipeline.stream.publish import MAX_BATCH_BYTES, _send_all
+    from pipeline.stream.publish import _send_all, new_producer
 
     table = pa.concat_tables(record_batches(files, 0))
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap_servers(url), acks="all", max_batch_size=MAX_BATCH_BYTES
-    )
+    producer = new_producer(url)
     await producer.start()
     per_chunk, total = max(1, round(rate * CHUNK_S)), round(rate * seconds)
     sent, started = 0, time.monotonic()

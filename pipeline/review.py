@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 from datetime import UTC, datetime
 
+from . import outbox
 from .errors import UsageError
 from .warehouse import Warehouse, first_row
 
@@ -18,6 +19,7 @@ def review_flags(warehouse: str, status: str, ids: tuple[str, ...], note: str | 
     # be the wall-clock time of the process's time zone.
     reviewed_at = datetime.now(UTC).replace(tzinfo=None)
     with Warehouse.open(warehouse, write=True) as wh, wh.transaction() as con:
+        seq = outbox.next_seq(con) if outbox.enabled(con) else None
         for source, id_ in pairs:
             row = first_row(
                 con, "SELECT reason FROM fraud_flags WHERE source = ? AND id = ?", [source, id_]
@@ -32,4 +34,7 @@ def review_flags(warehouse: str, status: str, ids: tuple[str, ...], note: str | 
                 " coalesce(max(seq), 0) + 1 FROM flag_reviews",
                 [source, id_, status, row[0], note, getpass.getuser(), reviewed_at],
             )
+            if seq is not None:  # a dismissal changes the record's outcome: the feed says so
+                flagged = "SELECT uid FROM fraud_flags WHERE source = ? AND id = ?"
+                outbox.note_usage(con, seq, flagged, [source, id_])
     return len(pairs)

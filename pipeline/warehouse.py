@@ -24,6 +24,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from . import outbox
 from .collect import RAW_SCHEMA
 from .config import lock_timeout_s, memory_limit
 from .correlate import correlate
@@ -36,9 +37,10 @@ from .validate import register_functions, validate_sql
 DB_FILE = "warehouse.duckdb"
 DERIVED_TABLES = ("event_state", "usage", "fraud", "rating")
 LOCK_FILE = ".lock"
-# 4: records and usage carry integer keys (duplicates, fraud groups), fraud_flags its uid; a
-# writing command upgrades a version-2 or -3 warehouse in place.
-SCHEMA_VERSION = "4"
+# 4: records and usage carry integer keys (duplicates, fraud groups), fraud_flags its uid;
+# 5: the outcome feed's outbox. A writing command upgrades a version-2, -3 or -4 warehouse in
+# place.
+SCHEMA_VERSION = "5"
 
 
 def _schema_text(name: str) -> str:
@@ -192,14 +194,14 @@ class Warehouse:
         summary = IngestSummary()
         with self.transaction() as con:
             changed = self.record_rules(rules, command, rebuild=False)
-            since = 0 if changed else self.last_eid()
+            base = self.last_eid()
             self._store(batches, summary, command, files, rules.digest)
             for (topic, partition), nxt in (offsets or {}).items():
                 con.execute(
                     "INSERT OR REPLACE INTO stream_offsets VALUES (?, ?, ?, ?)",
                     [cluster, topic, partition, nxt],
                 )
-            self.derive(rules, since)
+            self.derive(rules, 0 if changed else base, base=base)
         return summary
 
     def _store(
@@ -241,15 +243,24 @@ class Warehouse:
             [command, files or [], digest, base],
         )
 
-    def derive(self, rules: RuleSet, since: int = 0) -> None:
+    def derive(self, rules: RuleSet, since: int = 0, *, base: int | None = None) -> None:
         """Re-judge what records after eid `since` can affect, so outcomes reflect everything
-        ingested. `since` = 0 rebuilds every derived table from the facts."""
+        ingested. `since` = 0 rebuilds every derived table from the facts. `base`: the last eid
+        before this write stored its records (default: all are old), for the outcome feed."""
+        con = self.con
+        seq = outbox.next_seq(con) if outbox.enabled(con) else None
         if since == 0:
+            if seq is not None:  # what exists now may be gone after: the feed retracts it
+                outbox.note_usage(con, seq, "SELECT uid FROM usage")
             for table in DERIVED_TABLES:
-                self.con.execute(f"DELETE FROM {table}")
-        correlate(self.con, since)
-        judge_fraud(self.con, rules.fraud, full=since == 0)
-        rate(self.con, full=since == 0)
+                con.execute(f"DELETE FROM {table}")
+        correlate(con, since)
+        judge_fraud(con, rules.fraud, full=since == 0)
+        rate(con, full=since == 0)
+        if seq is not None:
+            outbox.note_derived(
+                con, seq, since=since, base=self.last_eid() if base is None else base
+            )
 
     def last_eid(self) -> int:
         return int(first_row(self.con, "SELECT coalesce(max(eid), 0) FROM records")[0])  # type: ignore[index]

@@ -83,6 +83,18 @@ CREATE TABLE IF NOT EXISTS stream_offsets (
   PRIMARY KEY (cluster, topic, partition)
 );
 
+-- The outcome feed's outbox (docs/streaming.md, "Outcome topics"): which records ('record', an
+-- eid) and usage records ('usage', a uid) a write re-judged, under the sequence number of that
+-- write, so the worker publishes their outcomes after the commit. Written only while the feed
+-- is on (meta 'feed' = 'on'); a row leaves once its messages are acknowledged by the broker.
+CREATE SEQUENCE IF NOT EXISTS outbox_seq;
+CREATE TABLE IF NOT EXISTS outbox (
+  seq  BIGINT NOT NULL,
+  kind VARCHAR NOT NULL,             -- record | usage
+  id   BIGINT NOT NULL,              -- eid | uid
+  old  BOOLEAN NOT NULL              -- re-judged, not new: its previous outcome may need retracting
+);
+
 CREATE TABLE IF NOT EXISTS invoices (
   period         VARCHAR NOT NULL,
   invoice_number VARCHAR NOT NULL,

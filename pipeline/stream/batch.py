@@ -22,6 +22,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .. import outbox
 from ..ruleset import RuleSet
 from ..warehouse import Warehouse
 from .messages import RawMessage, messages_to_table
@@ -120,6 +121,10 @@ class Written:
     offsets: dict[Partition, int]  # every stored next offset of the cluster, after the write
     run_records: int | None = None  # records of `run_key` in the warehouse, when asked
     outcomes: Outcomes | None = None  # this write's records by outcome, when asked
+    feed: Feed | None = None  # the outcome messages to send after this write, if any
+
+
+Feed = tuple[int, pa.Table]  # (version, messages): see outbox.messages
 
 
 def write_batch(
@@ -132,10 +137,16 @@ def write_batch(
     only: OnlyRun | None = None,
     run_key: int | None = None,
     outcomes: bool = False,
+    ack: int | None = None,
 ) -> Written:
     """Store the new part of a batch with the offsets it ends at, in one transaction, holding
-    the warehouse lock only for this call (two workers share a warehouse by taking turns)."""
+    the warehouse lock only for this call (two workers share a warehouse by taking turns).
+
+    The outcome feed: first forget the outbox notes the broker acknowledged (`ack`, the version
+    of the last feed sent), then read the outcomes this write (or an earlier, unsent one) noted."""
     with Warehouse.open(warehouse, write=True, create=True, ingest=True) as wh:
+        if ack is not None:
+            outbox.acknowledge(wh.con, ack)
         new = fresh(parts, wh.offsets(cluster), start, only)
         since = wh.last_eid()
         if new.offsets:
@@ -146,7 +157,25 @@ def write_batch(
             offsets=wh.offsets(cluster),
             run_records=None if run_key is None else wh.run_count(run_key),
             outcomes=batch_outcomes(wh, since, new.tables) if outcomes and new.records else None,
+            feed=outbox.messages(wh.con) if outbox.pending(wh.con) else None,
         )
+
+
+def pending_feed(warehouse: str | Path, ack: int | None = None) -> Feed | None:
+    """What `write_batch` would send with no records: the outcomes noted and not yet sent (by a
+    worker that stopped first, or by `replay` or `flags` while the feed is on)."""
+    if not Path(warehouse, "warehouse.duckdb").exists():
+        return None
+    with Warehouse.open(warehouse, write=True) as wh:
+        if ack is not None:
+            outbox.acknowledge(wh.con, ack)
+        return outbox.messages(wh.con) if outbox.pending(wh.con) else None
+
+
+def set_feed(warehouse: str | Path, on: bool) -> None:
+    """Turn the warehouse's outcome feed on or off (`worker --feed/--no-feed`)."""
+    with Warehouse.open(warehouse, write=True, create=True) as wh:
+        outbox.set_enabled(wh.con, on)
 
 
 def batch_outcomes(wh: Warehouse, since: int, tables: list[pa.Table]) -> Outcomes:

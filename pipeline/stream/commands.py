@@ -36,6 +36,13 @@ batch_options = [
         help="Seconds a fetched record waits for more to join its batch.",
     ),
 ]
+feed_option = click.option(
+    "--feed/--no-feed",
+    default=None,
+    help="Publish every outcome to the outcome topics (usage.rated, quality.events,"
+    " events.duplicate, events.rejected) after each batch. Kept in the warehouse: without"
+    " either flag a worker does what the warehouse last said (off for a new one).",
+)
 files_argument = click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 
 
@@ -45,11 +52,16 @@ def _batching(command):  # type: ignore[no-untyped-def]
     return command
 
 
-def _settings(rules_dir: str, warehouse: str, broker_url: str, **kw: object):  # type: ignore[no-untyped-def]
+def _settings(  # type: ignore[no-untyped-def]
+    rules_dir: str, warehouse: str, broker_url: str, feed: bool | None, **kw: object
+):
     from ..rules import load_rules
+    from .batch import set_feed
     from .ingest import Settings
 
     rules = load_rules(rules_dir)  # a bad rule file stops here, before any broker work
+    if feed is not None:
+        set_feed(warehouse, feed)
     return Settings(broker_url, Path(warehouse), rules, **kw)  # type: ignore[arg-type]
 
 
@@ -72,6 +84,7 @@ def _logging(level: int) -> None:
     help="Serve Prometheus metrics on this port (/metrics): lag, records, batch write time.",
 )
 @_batching
+@feed_option
 @click.option("--quiet", is_flag=True, help="Log only problems, not every batch.")
 def worker(
     rules_dir: str,
@@ -80,6 +93,7 @@ def worker(
     metrics_port: int | None,
     batch_size: int,
     max_wait: float,
+    feed: bool | None,
     quiet: bool,
 ) -> None:
     """Consume events.raw into the warehouse until stopped (SIGINT/SIGTERM).
@@ -92,6 +106,7 @@ def worker(
         rules_dir,
         warehouse,
         broker_url,
+        feed,
         batch_size=batch_size,
         max_wait_s=max_wait,
         metrics=metrics_port is not None,
@@ -118,6 +133,7 @@ def publish(broker_url: str, files: tuple[str, ...]) -> None:
 @warehouse_option
 @broker_option
 @_batching
+@feed_option
 @files_argument
 def stream(
     rules_dir: str,
@@ -125,6 +141,7 @@ def stream(
     broker_url: str,
     batch_size: int,
     max_wait: float,
+    feed: bool | None,
     files: tuple[str, ...],
 ) -> None:
     """Publish FILES, process them through the broker until all are in the warehouse, exit.
@@ -133,7 +150,7 @@ def stream(
     from .worker import stream_files
 
     settings = _settings(
-        rules_dir, warehouse, broker_url, batch_size=batch_size, max_wait_s=max_wait
+        rules_dir, warehouse, broker_url, feed, batch_size=batch_size, max_wait_s=max_wait
     )
     _logging(logging.WARNING)
     click.echo(stream_files(settings, list(files)), err=True)

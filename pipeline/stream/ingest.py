@@ -42,15 +42,18 @@ from ..config import STREAM_BATCH_SIZE, STREAM_MAX_WAIT_S
 from ..errors import WarehouseBusy
 from ..ruleset import RuleSet
 from .batch import (
+    Feed,
     OnlyRun,
     Partition,
     Written,
+    pending_feed,
     prepare,
     run_records,
     stored_offsets,
     write_batch,
 )
 from .broker import cluster_id
+from .feed import FeedSender
 from .messages import RAW_TOPIC, RawMessage
 
 log = logging.getLogger(__name__)
@@ -160,6 +163,9 @@ class Ingestor:
         self.error: BaseException | None = None
         self.records = 0  # records this process stored
         self.batches = 0
+        self.feed = FeedSender(settings.broker_url)  # the outcome topics (feed.py)
+        self.ack: int | None = None  # version of the last feed the broker acknowledged
+        self.fed = 0  # outcome messages sent
 
     async def in_thread(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -197,6 +203,7 @@ class Ingestor:
         writing: asyncio.Future[WriteResult] | None = None
         last_check = time.monotonic()
         try:
+            await self._flush_feed()  # what the last worker or another command left unsent
             while not (consumer.should_stop or fetcher.should_stop or self.done.is_set()):
                 if writing is not None and writing.done():
                     result, writing = writing.result(), None
@@ -228,6 +235,13 @@ class Ingestor:
                     self._account(*await asyncio.shield(writing))
                 except Exception as exc:
                     self.error = self.error or exc
+            try:
+                await self._flush_feed()
+                if self.ack is not None:
+                    await self.in_thread(pending_feed, s.warehouse, self.ack)
+            except Exception as exc:  # sent again by the next worker: nothing is lost
+                log.warning("outcome feed not fully sent before stopping: %s", exc)
+            await self.feed.stop()
 
     async def _write(self, batch: dict[Partition, list[RawMessage]]) -> WriteResult:
         started = time.monotonic()
@@ -245,15 +259,33 @@ class Ingestor:
                     only=self.only,
                     run_key=None if self.target is None else self.target.run_key,
                     outcomes=s.metrics,
+                    ack=self.ack,
                 )
+                self.ack = None  # the write forgot what it acknowledged
                 return written, time.monotonic() - started
             except WarehouseBusy as exc:
                 # Another command holds the warehouse longer than PIPELINE_LOCK_TIMEOUT (a long
                 # `bill`): wait for it rather than stop consuming. Other warehouse errors stop.
                 log.warning("%s; still waiting", exc)
 
+    async def _flush_feed(self) -> None:
+        """Send the outcomes noted and not yet sent (acknowledging the last feed first)."""
+        feed = await self.in_thread(pending_feed, self.settings.warehouse, self.ack)
+        self.ack = None
+        if feed is not None:
+            await self._send_feed(feed)
+
+    async def _send_feed(self, feed: Feed) -> None:
+        """Publish a write's outcome messages; the next write forgets their outbox notes."""
+        version, table = feed
+        self.fed += await self.feed.send(table)
+        self.ack = version
+        log.info("outcome feed: %d message(s), version %d", table.num_rows, version)
+
     async def _finish(self, consumer: faust_aiokafka.Consumer, result: WriteResult) -> None:
         written = result[0]
+        if written.feed is not None:  # before `done` can be set: `stream` exits fed
+            await self._send_feed(written.feed)
         assigned = consumer.assignment()
         commit = {tp: o for (t, p), o in written.offsets.items() if (tp := TP(t, p)) in assigned}
         try:  # after the warehouse, never before; a lost commit only costs re-reading

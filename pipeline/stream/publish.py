@@ -15,10 +15,18 @@ from collections.abc import Iterable, Iterator
 import pyarrow as pa
 import pyarrow.compute as pc
 from aiokafka import AIOKafkaProducer
+from aiokafka.producer.message_accumulator import BatchBuilder
 
 from ..collect import check_inputs, read_files
 from .broker import bootstrap_servers, ensure_topics
-from .messages import RAW_PARTITIONS, RAW_TOPIC, TOPICS, partition_of, table_to_messages
+from .messages import (
+    RAW_PARTITIONS,
+    RAW_TOPIC,
+    TOPICS,
+    Headers,
+    partition_of,
+    table_to_messages,
+)
 
 # Kafka's default 16 KiB batch holds ~80 of our records and makes one request each; 512 KiB stays
 # well under the 1 MiB default `message.max.bytes` of brokers.
@@ -53,18 +61,23 @@ def publish(broker_url: str, batches: Iterable[pa.Table], topic: str = RAW_TOPIC
     return asyncio.run(publish_async(broker_url, batches, topic))
 
 
+def new_producer(broker_url: str) -> AIOKafkaProducer:
+    """A producer for `send_messages` (not started)."""
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap_servers(broker_url),
+        acks="all",  # a record the broker did not durably take must fail the send
+        max_batch_size=MAX_BATCH_BYTES,
+        linger_ms=5,  # only matters for the last, partly filled batches
+        request_timeout_ms=30_000,
+    )
+
+
 async def publish_async(
     broker_url: str, batches: Iterable[pa.Table], topic: str = RAW_TOPIC
 ) -> int:
     """`publish` for callers already inside an event loop."""
     await ensure_topics(broker_url, {topic: TOPICS.get(topic, RAW_PARTITIONS)})
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap_servers(broker_url),
-        acks="all",  # a record the broker did not durably take must fail the publish
-        max_batch_size=MAX_BATCH_BYTES,
-        linger_ms=5,  # only matters for the last, partly filled batches
-        request_timeout_ms=30_000,
-    )
+    producer = new_producer(broker_url)
     await producer.start()
     try:
         return await _send_all(producer, batches, topic)
@@ -72,21 +85,37 @@ async def publish_async(
         await producer.stop()
 
 
+Message = tuple[str, int, bytes | None, bytes, Headers]  # topic, partition, key, value, headers
+
+
 async def _send_all(producer: AIOKafkaProducer, batches: Iterable[pa.Table], topic: str) -> int:
     partitions = len(await producer.partitions_for(topic))
-    builders = [producer.create_batch() for _ in range(partitions)]
+
+    def messages() -> Iterator[Message]:
+        for table in batches:
+            for idx, line, key, value, headers in table_to_messages(table):
+                yield topic, partition_of(idx, line, partitions), key, value, headers
+
+    return await send_messages(producer, messages())
+
+
+async def send_messages(producer: AIOKafkaProducer, messages: Iterable[Message]) -> int:
+    """Send `messages` in order, packed into one record batch per (topic, partition) at a time;
+    return how many once the broker acknowledged all of them (raises the first failure)."""
+    builders: dict[tuple[str, int], BatchBuilder] = {}
     delivered: list[asyncio.Future[object]] = []
     sent = 0
-    for table in batches:
-        for idx, line, key, value, headers in table_to_messages(table):
-            p = partition_of(idx, line, partitions)
-            if builders[p].append(timestamp=None, key=key, value=value, headers=headers) is None:
-                delivered.append(await producer.send_batch(builders[p], topic, partition=p))
-                builders[p] = producer.create_batch()
-                # An empty batch always takes one message, even one larger than the batch size.
-                builders[p].append(timestamp=None, key=key, value=value, headers=headers)
-            sent += 1
-    for p, builder in enumerate(builders):
+    for topic, p, key, value, headers in messages:
+        builder = builders.get((topic, p))
+        if builder is None:
+            builder = builders[topic, p] = producer.create_batch()
+        if builder.append(timestamp=None, key=key, value=value, headers=headers) is None:
+            delivered.append(await producer.send_batch(builder, topic, partition=p))
+            builder = builders[topic, p] = producer.create_batch()
+            # An empty batch always takes one message, even one larger than the batch size.
+            builder.append(timestamp=None, key=key, value=value, headers=headers)
+        sent += 1
+    for (topic, p), builder in builders.items():
         if builder.record_count():
             delivered.append(await producer.send_batch(builder, topic, partition=p))
     await asyncio.gather(*delivered)  # raises the first delivery error

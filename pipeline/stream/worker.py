@@ -34,6 +34,7 @@ from ..warehouse import Warehouse, new_run_key
 from .app import make_app, raw_topic
 from .batch import OnlyRun, stored_offsets, write_batch
 from .broker import cluster_id, ensure_topics, log_ends, require_broker
+from .feed import FEED_TOPICS
 from .ingest import Ingestor, Settings, Target, WorkerApp
 from .messages import RAW_TOPIC, TOPICS
 from .publish import publish_async, record_batches
@@ -45,6 +46,7 @@ MAX_POLL_RECORDS = 10_000
 # faust stops in a second or two, but can wait for ever on a consumer thread that died while the
 # broker was unreachable; the warehouse is consistent whenever we leave.
 STOP_TIMEOUT_S = 20
+ALL_TOPICS = {**TOPICS, **FEED_TOPICS}  # created with their partition counts before first use
 
 
 def group_id(warehouse: str | Path) -> str:
@@ -63,7 +65,7 @@ def run_worker(settings: Settings, *, metrics_port: int | None = None) -> Ingest
 
 async def _worker(settings: Settings) -> Ingestor:
     url = settings.broker_url
-    await ensure_topics(url, TOPICS)
+    await ensure_topics(url, ALL_TOPICS)
     ingestor = Ingestor(settings, cluster=await cluster_id(url))
     await run_app(ingestor)
     return ingestor
@@ -86,7 +88,7 @@ def stream_files(settings: Settings, files: list[str]) -> str:
 
 async def _stream(settings: Settings, files: list[str]) -> tuple[int, int]:
     url = settings.broker_url
-    await ensure_topics(url, TOPICS)
+    await ensure_topics(url, ALL_TOPICS)
     cluster = await cluster_id(url)
     start = await log_ends(url, RAW_TOPIC)  # before publishing: our records come after
     new = frozenset(start) - set(stored_offsets(settings.warehouse, cluster))
