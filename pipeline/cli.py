@@ -82,6 +82,7 @@ class LazyGroup(click.Group):
         "worker": "pipeline.stream.commands:worker",
         "publish": "pipeline.stream.commands:publish",
         "stream": "pipeline.stream.commands:stream",
+        "follow": "pipeline.stream.commands:follow",
     },
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")

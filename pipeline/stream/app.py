@@ -23,6 +23,7 @@ def make_app(
     group_id: str = DEFAULT_GROUP,
     app_class: type[faust.App] = faust.App,
     max_poll_records: int | None = None,
+    offset_reset: str = "earliest",
 ) -> faust.App:
     """A faust app consuming `events.raw` as consumer group `group_id`.
 
@@ -30,7 +31,8 @@ def make_app(
     warehouses in one group would each receive only part of the records. `worker_id` names this
     worker's connection in broker logs. faust keeps its small local state under `data_dir`.
     `app_class` lets the worker plug in its consumer (`worker.WorkerApp`); `max_poll_records`
-    bounds what one fetch returns (None: everything the fetch brought).
+    bounds what one fetch returns (None: everything the fetch brought). `offset_reset`: where a
+    new group starts ("earliest" or "latest").
     """
     return app_class(
         group_id,
@@ -42,9 +44,9 @@ def make_app(
         broker_session_timeout=6,
         broker_heartbeat_interval=0.5,
         broker_rebalance_timeout=6,
-        # A new group starts at the beginning; the worker then seeks to the offsets stored in
-        # the warehouse, which are the ones that count (they commit with the records).
-        consumer_auto_offset_reset="earliest",
+        # A new worker group starts at the beginning; the worker then seeks to the offsets
+        # stored in the warehouse, which are the ones that count (they commit with the records).
+        consumer_auto_offset_reset=offset_reset,
         consumer_max_fetch_size=4 * 1024 * 1024,  # 1 MiB default = ~4k records per fetch
         broker_max_poll_records=max_poll_records,
         stream_buffer_maxsize=16_384,  # let `take(1000)` fill without waiting on back-pressure

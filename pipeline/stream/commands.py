@@ -12,6 +12,10 @@ import click
 
 from ..cli import rules_option, warehouse_option
 from ..config import STREAM_BATCH_SIZE, STREAM_MAX_WAIT_S, default_broker
+from .feed import FEED_TOPICS
+
+# contract 2: every record ends in one of these
+OUTCOMES = ("rejected", "duplicate", "rated", "invalid", "unbilled", "quality")
 
 broker_option = click.option(
     "--broker",
@@ -154,3 +158,40 @@ def stream(
     )
     _logging(logging.WARNING)
     click.echo(stream_files(settings, list(files)), err=True)
+
+
+@click.command()
+@broker_option
+@click.option(
+    "--topic",
+    "topics",
+    multiple=True,
+    type=click.Choice(list(FEED_TOPICS)),
+    help="An outcome topic to follow (repeatable; default: all four).",
+)
+@click.option("--subject", "subjects", multiple=True, help="Only this subject (repeatable).")
+@click.option(
+    "--outcome",
+    "outcomes",
+    multiple=True,
+    type=click.Choice(list(OUTCOMES)),
+    help="Only records with this outcome (repeatable).",
+)
+@click.option("--from-beginning", is_flag=True, help="Start at the topics' beginning, not end.")
+def follow(
+    broker_url: str,
+    topics: tuple[str, ...],
+    subjects: tuple[str, ...],
+    outcomes: tuple[str, ...],
+    from_beginning: bool,
+) -> None:
+    """Print the outcome topics as JSON Lines as workers publish them, until stopped
+    (SIGINT/SIGTERM). Workers publish them with `--feed`."""
+    from .broker import require_broker
+    from .follow import Filter
+    from .follow import follow as run
+
+    require_broker(broker_url)
+    _logging(logging.WARNING)
+    keep = Filter(frozenset(subjects), frozenset(outcomes))
+    asyncio.run(run(broker_url, topics or list(FEED_TOPICS), keep, from_beginning=from_beginning))

@@ -235,13 +235,6 @@ class Ingestor:
                     self._account(*await asyncio.shield(writing))
                 except Exception as exc:
                     self.error = self.error or exc
-            try:
-                await self._flush_feed()
-                if self.ack is not None:
-                    await self.in_thread(pending_feed, s.warehouse, self.ack)
-            except Exception as exc:  # sent again by the next worker: nothing is lost
-                log.warning("outcome feed not fully sent before stopping: %s", exc)
-            await self.feed.stop()
 
     async def _write(self, batch: dict[Partition, list[RawMessage]]) -> WriteResult:
         started = time.monotonic()
@@ -267,6 +260,19 @@ class Ingestor:
                 # Another command holds the warehouse longer than PIPELINE_LOCK_TIMEOUT (a long
                 # `bill`): wait for it rather than stop consuming. Other warehouse errors stop.
                 log.warning("%s; still waiting", exc)
+
+    async def close_feed(self) -> None:
+        """After the consumer stopped (faust cancels the fetch loop, more than once, so this
+        cannot run there): send what is noted and unsent, acknowledge it, stop the producer."""
+        try:
+            await self._flush_feed()
+            if self.ack is not None:
+                await self.in_thread(pending_feed, self.settings.warehouse, self.ack)
+                self.ack = None
+        except Exception as exc:  # sent again by the next worker: nothing is lost
+            log.warning("outcome feed not fully sent before stopping: %s", exc)
+        finally:
+            await self.feed.stop()
 
     async def _flush_feed(self) -> None:
         """Send the outcomes noted and not yet sent (acknowledging the last feed first)."""

@@ -23,8 +23,10 @@ import os
 import signal
 import socket
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+
+import faust
 
 from .. import metrics
 from ..collect import check_inputs
@@ -143,35 +145,50 @@ async def run_app(ingestor: Ingestor) -> None:
         assert isinstance(app, WorkerApp)
         app.ingestor = ingestor
         app.topics.add(raw_topic(app, acks=False))  # subscribe: the conductor owns the topic list
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        try:
-            await app.start()
-            waits = {asyncio.ensure_future(e.wait()) for e in (stop, ingestor.done)}
-            while not app.crashed:  # faust crashed: it stops itself but sets none of ours
-                finished, _ = await asyncio.wait(waits, timeout=0.5, return_when="FIRST_COMPLETED")
-                if finished:
-                    break
-            for w in waits:
-                w.cancel()
-        finally:
-            # Still ours while faust stops: `timeout` sends SIGTERM to the worker and then to its
-            # process group, and the second one must not kill a worker that is shutting down.
-            try:
-                await asyncio.wait_for(app.stop(), STOP_TIMEOUT_S)
-            except TimeoutError:
-                log.warning(
-                    "faust did not stop in %d s (broker gone?): leaving anyway", STOP_TIMEOUT_S
-                )
+
+        async def finish() -> None:
+            await ingestor.close_feed()
             ingestor.executor.shutdown(wait=True)  # a batch being written is always finished
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
+
+        await serve(app, ingestor.done, cleanup=finish)
     if ingestor.error is not None:
         raise ingestor.error
     if app.crashed and app.crash_reason is not None:
         raise app.crash_reason
+
+
+async def serve(
+    app: faust.App,
+    done: asyncio.Event | None = None,
+    cleanup: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """Start a faust app and run it until `done` is set, SIGINT/SIGTERM arrives or faust
+    crashes; stop it cleanly either way (leave the group, let agents finish what they hold),
+    then call `cleanup`."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await app.start()
+        waits = {asyncio.ensure_future(e.wait()) for e in (stop, done) if e is not None}
+        while not app.crashed:  # faust crashed: it stops itself but sets none of ours
+            finished, _ = await asyncio.wait(waits, timeout=0.5, return_when="FIRST_COMPLETED")
+            if finished:
+                break
+        for w in waits:
+            w.cancel()
+    finally:
+        # Still ours while faust stops: `timeout` sends SIGTERM to the worker and then to its
+        # process group, and the second one must not kill a worker that is shutting down.
+        try:
+            await asyncio.wait_for(app.stop(), STOP_TIMEOUT_S)
+        except TimeoutError:
+            log.warning("faust did not stop in %d s (broker gone?): leaving anyway", STOP_TIMEOUT_S)
+        if cleanup is not None:
+            await cleanup()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
 
 
 @contextlib.contextmanager

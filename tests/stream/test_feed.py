@@ -6,6 +6,8 @@ between sending and acknowledging), replays, a dismissed flag, new rules."""
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 import random
 import shutil
 from pathlib import Path
@@ -27,8 +29,10 @@ from worked_example import EVENTS
 
 from pipeline import outbox
 from pipeline.rules import load_rules
+from pipeline.stream.app import make_app
 from pipeline.stream.batch import pending_feed, prepare, set_feed, write_batch
 from pipeline.stream.feed import FEED_TOPICS, feed_messages, partition_for
+from pipeline.stream.follow import Filter, follow_agent
 from pipeline.stream.ingest import Ingestor, Settings, Target
 from pipeline.warehouse import Warehouse
 
@@ -76,7 +80,7 @@ def test_batches_in_any_split_feed_what_the_warehouse_holds(tmp_path: Path, seed
     view = fold(sent)
     assert view == warehouse_view(wh)
     assert len(view["events.rejected"]) == 19 and len(view["events.duplicate"]) == 4
-    # 156 usage records, parts of sessions assembled into one
+    # 156 accepted usage events make 149 usage records (sessions assembled)
     assert len(view["quality.events"]) == 26 and len(view["usage.rated"]) == 149
 
 
@@ -186,3 +190,41 @@ def test_the_loop_sends_after_each_write_and_leaves_nothing_noted(
     assert fold(ingestor.feed.sent) == warehouse_view(wh)  # type: ignore[attr-defined]
     with Warehouse.open(wh) as w:
         assert outbox.pending(w.con) == 0  # the last feed was acknowledged on the way out
+
+
+def test_follow_prints_each_micro_batch_filtered_without_a_broker(tmp_path: Path) -> None:
+    app = make_app("kafka://127.0.0.1:1", data_dir=tmp_path)  # test_context never connects
+    out = io.StringIO()
+    writes: list[str] = []
+    real_write = out.write
+    out.write = lambda text: writes.append(text) or real_write(text)  # type: ignore[method-assign]
+    agent = follow_agent(app, ["usage.rated"], Filter(outcomes=frozenset({"invalid"})), out)
+    docs = [
+        {"version": 3, "outcome": "rated", "subject": "acme"},
+        {"version": 3, "outcome": "invalid", "reason": "click_flood", "subject": "acme"},
+        {"version": 4, "removed": True},  # a retraction passes: it may undo an invalid one
+    ]
+
+    async def run() -> None:
+        async with agent.test_context() as ctx:
+            for i, doc in enumerate(docs):
+                await ctx.put(json.dumps(doc).encode(), key=b"7:0:%d" % i, wait=False)
+            for _ in range(100):
+                if out.getvalue().count("\n") == 2:
+                    break
+                await asyncio.sleep(0.05)
+
+    asyncio.run(run())
+    lines = [json.loads(x) for x in out.getvalue().splitlines()]
+    assert [(x["key"], x.get("outcome"), x.get("removed")) for x in lines] == [
+        ("7:0:1", "invalid", None),
+        ("7:0:2", None, True),
+    ]
+    assert len(writes) == 1  # one micro-batch, one write
+
+
+def test_follow_filters_by_subject() -> None:
+    keep = Filter(subjects=frozenset({"acme"}))
+    assert keep.line("usage.rated", b"k", b'{"subject":"acme","outcome":"rated"}') is not None
+    assert keep.line("usage.rated", b"k", b'{"subject":"hooli","outcome":"rated"}') is None
+    assert keep.line("events.rejected", b"k", b'{"outcome":"rejected"}') is None

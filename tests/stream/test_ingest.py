@@ -205,6 +205,7 @@ def run_loop(ingestor: Ingestor, consumer: FakeConsumer, *, seek: bool = True) -
         if seek:
             await ingestor.seek(consumer)  # type: ignore[arg-type]
         await asyncio.wait_for(ingestor.drain(consumer, FakeFetcher()), 60)  # type: ignore[arg-type]
+        await ingestor.close_feed()  # as run_app does once faust stopped
 
     try:
         asyncio.run(go())

@@ -11,12 +11,14 @@ published before the test.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -24,6 +26,7 @@ from pathlib import Path
 
 import pytest
 from conftest import free_port
+from feed_view import View, fold, warehouse_view
 from helpers import PIPELINE, all_exports, bill_all, cli, cli_ok, replay
 from worked_example import EVENTS, EXAMPLE
 
@@ -85,6 +88,18 @@ def workers(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
         if p.poll() is None:
             os.killpg(p.pid, signal.SIGKILL)
             p.wait()
+
+
+def spawn_follow(broker_url: str, *args: str) -> subprocess.Popen[bytes]:
+    """`pipeline follow` with its standard output in a file (`log_path`)."""
+    out = tempfile.NamedTemporaryFile(prefix="follow-", suffix=".jsonl", delete=False)
+    p = subprocess.Popen(
+        ["timeout", "-k", "5", "120", PIPELINE, "follow", "--broker", broker_url, *args],
+        stdout=out,
+        stderr=subprocess.DEVNULL,
+    )
+    p.log_path = out.name  # type: ignore[attr-defined]
+    return p
 
 
 def log_of(p: subprocess.Popen[bytes]) -> str:
@@ -269,7 +284,7 @@ def test_worker_killed_and_restarted_loses_and_doubles_nothing(
     run_key, count = publish(broker_url, files)
     args = ["--rules", str(rules), "--warehouse", str(wh), "--broker", broker_url, *FAST_BATCHES]
 
-    first = workers(*args, "--batch-size", "250")
+    first = workers(*args, "--batch-size", "250", "--feed")
     # Its log, not the warehouse: a reader polling the warehouse lock can lose every race with
     # a writer that takes it back at once, and see nothing until the worker is done.
     wait_for("a first batch", lambda: stored(first) > 0, 45, first)
@@ -278,11 +293,31 @@ def test_worker_killed_and_restarted_loses_and_doubles_nothing(
     written = run_records(wh, run_key)
     assert 0 < written < count, f"killed after {written} of {count}: nothing left to resume"
 
-    second = workers(*args)
+    second = workers(*args)  # the warehouse remembers --feed
     wait_for("every record", lambda: run_records(wh, run_key) >= count, 90, second)
     stop(second)
     assert run_records(wh, run_key) == count
     same_as_replay(wh, rules, files, tmp_path)
+
+    # The outcome topics, read back by `pipeline follow`, say what the warehouse says: nothing
+    # the killed worker noted was lost, and what it sent twice is ordered by version.
+    want = warehouse_view(wh, {run_key})
+    assert sum(map(len, want.values())) > count // 2
+    follower = spawn_follow(broker_url, "--from-beginning")
+    mine = f"{run_key}:"
+
+    def fed() -> View:
+        lines = Path(follower.log_path).read_text().splitlines()  # type: ignore[attr-defined]
+        docs = [json.loads(line) for line in lines]
+        ours = [(d.pop("topic"), d.pop("key"), d) for d in docs]
+        return fold((t, k, json.dumps(d)) for t, k, d in ours if k.startswith(mine))
+
+    deadline = time.monotonic() + 60
+    while fed() != want:
+        assert follower.poll() is None and time.monotonic() < deadline, "feed never matched"
+        time.sleep(0.5)
+    follower.send_signal(signal.SIGTERM)
+    assert follower.wait(30) == 0
 
 
 @pytest.mark.broker
