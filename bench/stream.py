@@ -37,12 +37,12 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.rules import load_rules
-from pipeline.stream.batch import Partition
+from pipeline.stream.batch import Partition, set_feed
 from pipeline.stream.broker import cluster_id, ensure_topics, log_ends
 from pipeline.stream.ingest import Ingestor, Settings, Target, WriteResult
 from pipeline.stream.messages import RAW_TOPIC, TOPICS, RawMessage
 from pipeline.stream.publish import publish_async, record_batches
-from pipeline.stream.worker import run_app
+from pipeline.stream.worker import ALL_TOPICS, run_app
 from pipeline.warehouse import Warehouse, new_run_key
 
 REPO = Path(__file__).resolve().parents[1]
@@ -98,7 +98,7 @@ def percentile(counts: Counter[float], q: float) -> float:
 
 async def throughput(settings: Settings, files: list[str]) -> dict[str, Any]:
     url = settings.broker_url
-    await ensure_topics(url, TOPICS)
+    await ensure_topics(url, ALL_TOPICS)
     start = await log_ends(url, RAW_TOPIC)
     run_key = new_run_key()
     t0 = time.monotonic()
@@ -128,6 +128,7 @@ async def throughput(settings: Settings, files: list[str]) -> dict[str, Any]:
         "batches": len(ingestor.batch_sizes),
         "mean_batch": round(count / max(1, len(ingestor.batch_sizes))),
         "mean_write_s": round(sum(ingestor.write_s) / max(1, len(ingestor.write_s)), 2),
+        "feed_messages": ingestor.fed,
     }
 
 
@@ -176,6 +177,7 @@ async def latency(
         "batches": len(ingestor.batch_sizes),
         "mean_batch": round(sent / max(1, len(ingestor.batch_sizes))),
         "mean_write_s": round(sum(ingestor.write_s) / max(1, len(ingestor.write_s)), 2),
+        "feed_messages": ingestor.fed,
     }
 
 
@@ -244,6 +246,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--max-wait", type=float, default=Settings.max_wait_s)
     p.add_argument("--broker", help="use this broker (default: start a private one)")
     p.add_argument("--skip-latency", action="store_true")
+    p.add_argument("--feed", action="store_true", help="publish the outcome topics too")
     p.add_argument("--json", action="store_true", help="print JSON")
     return p.parse_args(argv)
 
@@ -260,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
             url = args.broker or stack.enter_context(private_broker(work / "broker"))
 
             def settings(name: str) -> Settings:
+                if args.feed:
+                    set_feed(work / name, True)
                 return Settings(url, work / name, rules, args.batch_size, args.max_wait)
 
             print("throughput ...", file=sys.stderr)

@@ -76,13 +76,17 @@ def note_derived(con: duckdb.DuckDBPyConnection, seq: int, *, since: int, base: 
 
 
 def acknowledge(con: duckdb.DuckDBPyConnection, version: int) -> None:
-    """Forget the notes read by the `messages` call that returned `version` (all of them were
-    written before it: their sequence numbers are lower)."""
+    """Forget every note below `version`, once the messages of the read that returned it were
+    acknowledged by the broker. Safe with two workers: a read happens under the warehouse's
+    write lock, where every note with a lower number is committed, and a worker's reads cover
+    every note below its latest version (its first reads all; each next one, what came after)."""
     con.execute("DELETE FROM outbox WHERE seq < ?", [version])
 
 
-def pending(con: duckdb.DuckDBPyConnection) -> int:
-    return int(_value(con, "SELECT count(*) FROM outbox"))  # type: ignore[call-overload]
+def pending(con: duckdb.DuckDBPyConnection, after: int = 0) -> int:
+    """Notes written after the read that returned version `after` (0: all of them)."""
+    n = _value(con, "SELECT count(*) FROM outbox WHERE seq > ?", [after])
+    return int(n)  # type: ignore[call-overload]
 
 
 # Input position: the key of a record's messages, unique across warehouses sharing a broker (the
@@ -93,7 +97,9 @@ _TIME = "strftime(r.time, '%Y-%m-%dT%H:%M:%S.%fZ')"
 _WHERE_FROM = """'run_key', r.run_key, 'file', r.file, 'line', r.line"""
 
 MESSAGES_SQL = f"""
-WITH ob AS (SELECT kind, id, bool_or(old) AS old FROM outbox GROUP BY kind, id),
+WITH ob AS (
+  SELECT kind, id, bool_or(old) AS old FROM outbox WHERE seq > $after GROUP BY kind, id
+),
 recs AS (
   SELECT r.*, ob.old, st.dup, {_POSITION} AS pos
   FROM records r JOIN ob ON ob.kind = 'record' AND ob.id = r.eid
@@ -143,8 +149,10 @@ FROM records r SEMI JOIN (SELECT uid FROM uids ANTI JOIN usage USING (uid)) g ON
 """
 
 
-def messages(con: duckdb.DuckDBPyConnection) -> tuple[int, pa.Table]:
-    """Every noted outcome as it is now: (version, table of topic, part_key, key, value).
+def messages(con: duckdb.DuckDBPyConnection, after: int = 0) -> tuple[int, pa.Table]:
+    """Every noted outcome as it is now: (version, table of topic, part_key, key, value). Only
+    the notes written after the read that returned version `after`: a worker whose earlier read
+    is still being sent need not read its notes again (0: every note).
 
     `version` is a fresh sequence number, so the messages of a later read always carry a higher
     one: a consumer that keeps, per topic and key, the message with the highest version holds
@@ -153,4 +161,5 @@ def messages(con: duckdb.DuckDBPyConnection) -> tuple[int, pa.Table]:
     consumer needs together: a subject's usage, a service's quality events); a message with
     `removed` retracts what the key said before (the record moved to another outcome)."""
     version = next_seq(con)
-    return version, con.sql(MESSAGES_SQL.replace("$version", str(version))).to_arrow_table()
+    sql = MESSAGES_SQL.replace("$version", str(version)).replace("$after", str(int(after)))
+    return version, con.sql(sql).to_arrow_table()

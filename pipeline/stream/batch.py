@@ -138,12 +138,14 @@ def write_batch(
     run_key: int | None = None,
     outcomes: bool = False,
     ack: int | None = None,
+    after: int = 0,
 ) -> Written:
     """Store the new part of a batch with the offsets it ends at, in one transaction, holding
     the warehouse lock only for this call (two workers share a warehouse by taking turns).
 
     The outcome feed: first forget the outbox notes the broker acknowledged (`ack`, the version
-    of the last feed sent), then read the outcomes this write (or an earlier, unsent one) noted."""
+    of the last feed sent), then read the outcomes noted since the read of version `after` (by
+    this write, or by others nobody read yet)."""
     with Warehouse.open(warehouse, write=True, create=True, ingest=True) as wh:
         if ack is not None:
             outbox.acknowledge(wh.con, ack)
@@ -157,19 +159,27 @@ def write_batch(
             offsets=wh.offsets(cluster),
             run_records=None if run_key is None else wh.run_count(run_key),
             outcomes=batch_outcomes(wh, since, new.tables) if outcomes and new.records else None,
-            feed=outbox.messages(wh.con) if outbox.pending(wh.con) else None,
+            feed=_feed(wh, after),
         )
 
 
-def pending_feed(warehouse: str | Path, ack: int | None = None) -> Feed | None:
-    """What `write_batch` would send with no records: the outcomes noted and not yet sent (by a
+def _feed(wh: Warehouse, after: int) -> Feed | None:
+    return outbox.messages(wh.con, after) if outbox.pending(wh.con, after) else None
+
+
+def pending_feed(warehouse: str | Path, after: int = 0) -> Feed | None:
+    """What `write_batch` would send with no records: the outcomes noted and not yet read (by a
     worker that stopped first, or by `replay` or `flags` while the feed is on)."""
     if not Path(warehouse, "warehouse.duckdb").exists():
         return None
     with Warehouse.open(warehouse, write=True) as wh:
-        if ack is not None:
-            outbox.acknowledge(wh.con, ack)
-        return outbox.messages(wh.con) if outbox.pending(wh.con) else None
+        return _feed(wh, after)
+
+
+def acknowledge_feed(warehouse: str | Path, version: int) -> None:
+    """Forget the notes of the reads up to `version`: the broker acknowledged their messages."""
+    with Warehouse.open(warehouse, write=True) as wh:
+        outbox.acknowledge(wh.con, version)
 
 
 def set_feed(warehouse: str | Path, on: bool) -> None:

@@ -46,6 +46,7 @@ from .batch import (
     OnlyRun,
     Partition,
     Written,
+    acknowledge_feed,
     pending_feed,
     prepare,
     run_records,
@@ -165,6 +166,8 @@ class Ingestor:
         self.batches = 0
         self.feed = FeedSender(settings.broker_url)  # the outcome topics (feed.py)
         self.ack: int | None = None  # version of the last feed the broker acknowledged
+        self.read_upto = 0  # version of the last feed read: notes up to it are sent or sending
+        self.sending: asyncio.Future[None] | None = None  # at most one feed in flight
         self.fed = 0  # outcome messages sent
 
     async def in_thread(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
@@ -239,6 +242,7 @@ class Ingestor:
     async def _write(self, batch: dict[Partition, list[RawMessage]]) -> WriteResult:
         started = time.monotonic()
         s = self.settings
+        ack = self.ack
         parts = await self.in_thread(prepare, batch)
         while True:
             try:
@@ -252,9 +256,11 @@ class Ingestor:
                     only=self.only,
                     run_key=None if self.target is None else self.target.run_key,
                     outcomes=s.metrics,
-                    ack=self.ack,
+                    ack=ack,
+                    after=self.read_upto,
                 )
-                self.ack = None  # the write forgot what it acknowledged
+                if self.ack == ack:  # (a send may have ended meanwhile: its ack is for later)
+                    self.ack = None  # the write forgot what was acknowledged
                 return written, time.monotonic() - started
             except WarehouseBusy as exc:
                 # Another command holds the warehouse longer than PIPELINE_LOCK_TIMEOUT (a long
@@ -265,9 +271,10 @@ class Ingestor:
         """After the consumer stopped (faust cancels the fetch loop, more than once, so this
         cannot run there): send what is noted and unsent, acknowledge it, stop the producer."""
         try:
+            await self._sent()
             await self._flush_feed()
             if self.ack is not None:
-                await self.in_thread(pending_feed, self.settings.warehouse, self.ack)
+                await self.in_thread(acknowledge_feed, self.settings.warehouse, self.ack)
                 self.ack = None
         except Exception as exc:  # sent again by the next worker: nothing is lost
             log.warning("outcome feed not fully sent before stopping: %s", exc)
@@ -275,23 +282,44 @@ class Ingestor:
             await self.feed.stop()
 
     async def _flush_feed(self) -> None:
-        """Send the outcomes noted and not yet sent (acknowledging the last feed first)."""
-        feed = await self.in_thread(pending_feed, self.settings.warehouse, self.ack)
-        self.ack = None
+        """Send the outcomes noted and not yet read, and wait for the broker's acknowledgement."""
+        feed = await self.in_thread(pending_feed, self.settings.warehouse, self.read_upto)
         if feed is not None:
+            self.read_upto = feed[0]
             await self._send_feed(feed)
 
     async def _send_feed(self, feed: Feed) -> None:
-        """Publish a write's outcome messages; the next write forgets their outbox notes."""
+        """Publish a read's outcome messages; the next write forgets their outbox notes."""
         version, table = feed
         self.fed += await self.feed.send(table)
         self.ack = version
         log.info("outcome feed: %d message(s), version %d", table.num_rows, version)
 
+    async def _sent(self) -> None:
+        """Wait for the feed in flight, if any (raises its error)."""
+        if self.sending is not None:
+            sending, self.sending = self.sending, None
+            await sending
+
+    def _sending(self, feed: Feed) -> None:
+        """Send a write's feed while the next batch is written (the send is Python and broker
+        work, the write DuckDB's threads); the next feed waits for it, so one is in flight. A
+        failed send stops the worker: its notes stay, and the next worker sends them."""
+        self.read_upto = feed[0]
+        self.sending = asyncio.ensure_future(self._send_feed(feed))
+
+        def failed(f: asyncio.Future[None]) -> None:
+            if not f.cancelled() and f.exception() is not None:
+                self.error = self.error or f.exception()
+                self.done.set()
+
+        self.sending.add_done_callback(failed)
+
     async def _finish(self, consumer: faust_aiokafka.Consumer, result: WriteResult) -> None:
         written = result[0]
-        if written.feed is not None:  # before `done` can be set: `stream` exits fed
-            await self._send_feed(written.feed)
+        if written.feed is not None:
+            await self._sent()
+            self._sending(written.feed)
         assigned = consumer.assignment()
         commit = {tp: o for (t, p), o in written.offsets.items() if (tp := TP(t, p)) in assigned}
         try:  # after the warehouse, never before; a lost commit only costs re-reading
