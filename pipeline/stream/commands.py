@@ -186,7 +186,8 @@ def follow(
     from_beginning: bool,
 ) -> None:
     """Print the outcome topics as JSON Lines as workers publish them, until stopped
-    (SIGINT/SIGTERM). Workers publish them with `--feed`."""
+    (SIGINT/SIGTERM). Workers publish them once their warehouse's feed is on (see `pipeline
+    worker`)."""
     from .broker import require_broker
     from .follow import Filter
     from .follow import follow as run

@@ -12,7 +12,7 @@ from helpers import cli_ok
 DOCS = (Path(__file__).resolve().parents[2] / "docs" / "streaming.md").read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("command", ["worker", "publish", "stream"])
+@pytest.mark.parametrize("command", ["worker", "publish", "stream", "follow"])
 def test_streaming_command_is_documented_with_all_its_options(command: str) -> None:
     usage = cli_ok(command, "--help").stdout
     assert usage.startswith(f"Usage: pipeline {command} ")
