@@ -244,6 +244,7 @@ def _csv_block(
     with quotes or unusual characters), entirely empty rows dropped, a row with another cell
     count than the header's malformed, the others rendered as JSON documents."""
     width = len(header)
+    used = _doc_columns(header)
     con = duckdb.connect()
     con.register("lines", pa.table({"n": numbers, "raw": lines}))
     con.execute(_SPLIT_SQL)
@@ -263,7 +264,7 @@ def _csv_block(
             }
         ),
     )
-    columns = ", ".join(f"CASE WHEN good THEN cells[{i + 1}] END AS c{i}" for i in range(width))
+    columns = ", ".join(f"CASE WHEN good THEN cells[{i + 1}] END AS c{i}" for i in used.values())
     table = con.sql(f"""
         WITH merged AS (
           SELECT s.n, CASE WHEN s.simple THEN encode(s.txt) ELSE o.raw END AS raw,
@@ -283,8 +284,8 @@ def _csv_block(
         return
     good = table.column("good").combine_chunks()
     if width and pc.any(good).as_py():
-        cells = table.select([f"c{i}" for i in range(width)])
-        docs = pc.if_else(good, _render_csv_docs(cells, header), None)
+        cells = table.select([f"c{i}" for i in used.values()])
+        docs = pc.if_else(good, _render_csv_docs(cells, used), None)
     else:
         docs = pa.nulls(table.num_rows, pa.string())
     yield _raw_table(
@@ -298,11 +299,35 @@ def _csv_block(
     )
 
 
-def _render_csv_docs(table: pa.Table, header: list[str]) -> pa.Array:
+# The document paths validation reads (contract 1), and the objects that hold them.
+_LEAVES = frozenset([*ENVELOPE, *CSV_DATA_FIELDS])
+_PREFIXES = frozenset(leaf.rsplit(".", n)[0] for leaf in _LEAVES for n in (1, 2) if "." in leaf)
+
+
+def _doc_columns(header: list[str]) -> dict[str, int]:
+    """Header name -> cell index (the last of a repeated name), for the columns that can change
+    how a row's document validates: the contract's paths, the objects holding them (a `data`
+    cell replaces the object), and anything nested under a path or under `data.session` (it
+    makes that field an object, or the session present). Other columns are extra fields,
+    which validation ignores; leaving them out bounds the work a header of thousands of
+    columns would make."""
+    under = _LEAVES | {"data.session"}
+    return {
+        name: i
+        for i, name in enumerate(header)
+        if name in _LEAVES
+        or name in _PREFIXES
+        or any(name.startswith(p + ".") for p in under)
+    }
+
+
+def _render_csv_docs(table: pa.Table, used: dict[str, int]) -> pa.Array:
     """Render each CSV row as a JSON document with the contract's cell typing, in SQL."""
+    if not used:  # no column validation reads: every document is empty
+        return pa.array(["{}"] * table.num_rows, pa.string())
     con = duckdb.connect()
     con.register("t", table)
-    col_of = {name: f"c{i}" for i, name in enumerate(header)}
+    col_of = {name: f"c{i}" for name, i in used.items()}
     expr = _json_object_sql(col_of, _csv_value_sql)
     docs = con.sql(f"SELECT {expr} AS doc FROM t").to_arrow_table().column("doc")
     con.close()

@@ -5,12 +5,14 @@ the reference: for any lines, the records must be exactly those of reading every
 
 from __future__ import annotations
 
+import duckdb
 import numpy as np
 import pyarrow as pa
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from pipeline.collect import _csv_block, _csv_cells, _render_csv_docs
+from pipeline.collect import _csv_block, _csv_cells, _doc_columns, _render_csv_docs
+from pipeline.validate import register_functions, validate_sql
 
 HEADER = ["specversion", "id", "source", "type", "time", "subject", "data.bytes"]
 
@@ -32,7 +34,7 @@ def _oracle(
         doc = None
         if cells is not None and width:
             table = pa.table({f"c{i}": pa.array([c], pa.string()) for i, c in enumerate(cells)})
-            doc = _render_csv_docs(table, header)[0].as_py()
+            doc = _render_csv_docs(table, _doc_columns(header))[0].as_py()
         out.append((n, raw, doc, None if cells is not None else "malformed"))
     return out
 
@@ -80,3 +82,91 @@ def test_a_typical_row_is_split_and_rendered() -> None:
         (6, "malformed"),
     ]
     assert '"bytes":123' in (got[0][2] or "")
+
+
+# -- the columns a document is rendered from -------------------------------------------------
+
+# Valid cells for every field of telecom.voice/data and quality.probe, so that most rows are
+# otherwise valid and an extra column that mattered would show in their outcome.
+VALID = {"specversion": "1.0", "id": "i", "source": "s", "time": "2026-10-07T09:00:00Z",
+         "subject": "acme", "data.subscriber": "sub", "data.destination": "+4822",
+         "data.duration_s": "60", "data.bytes": "100", "data.session.id": "c1",
+         "data.session.seq": "1", "data.session.last": "true", "data.service": "portal",
+         "data.region": "eu", "data.ok": "true", "data.latency_ms": "12"}  # fmt: skip
+NAMES = [*VALID, "data.accounts", "foo", "data.foo", "data.session.x", "data", "data.bytes.z",
+         "data.session", "id.x", ""]  # fmt: skip
+CELLS = ["", "1", "x", "true", "1.0", "[]", "2026-10-07T09:00:00Z"]
+
+
+def _validated(docs: list[str | None]) -> list[tuple[object, ...]]:
+    """What validation makes of each document: its reason and every accepted column."""
+    n = len(docs)
+    raw = pa.table(
+        {
+            "eid": pa.array(range(1, n + 1), pa.int64()),
+            "run_key": pa.array([1] * n, pa.int64()),
+            "file_idx": pa.array([0] * n, pa.int32()),
+            "file": pa.array(["f.csv"] * n),
+            "line": pa.array(range(1, n + 1), pa.int64()),
+            "raw": pa.array([b"x"] * n, pa.binary()),
+            "doc": pa.array(docs, pa.string()),
+            "pre_reason": pa.array([None] * n, pa.string()),
+        }
+    )
+    con = duckdb.connect()
+    register_functions(con)
+    con.register("raw_batch", raw)
+    rows = con.execute(f"SELECT * FROM ({validate_sql('raw_batch')}) ORDER BY line").fetchall()
+    con.close()
+    return [tuple(r) for r in rows]
+
+
+ROW = st.lists(st.one_of(st.none(), st.sampled_from(CELLS)), min_size=25, max_size=25)
+
+
+ENVELOPE_COLS = ["type", "specversion", "id", "source", "time", "subject"]
+
+
+@settings(max_examples=200, deadline=None)
+# the shapes where an extra-looking column does matter: it makes an optional field an object
+@example(
+    [*ENVELOPE_COLS, "data.subscriber", "data.bytes", "data.session.x"],
+    [[*[None] * 8, "1", *[None] * 16]],
+    "telecom.data",
+)
+@example(
+    [*ENVELOPE_COLS, "data.service", "data.region", "data.ok", "data.latency_ms.z"],
+    [[*[None] * 9, "1", *[None] * 15]],
+    "quality.probe",
+)
+@given(
+    st.lists(st.sampled_from(NAMES), min_size=1, max_size=24).map(lambda h: ["type", *h]),
+    st.lists(ROW, min_size=1, max_size=5),
+    st.sampled_from(["telecom.data", "telecom.voice", "quality.probe"]),
+)
+def test_leaving_out_extra_columns_changes_no_validation(
+    header: list[str], rows: list[list[str | None]], type_: str
+) -> None:
+    """Documents are rendered only from the columns validation can see (`_doc_columns`, so a
+    header of thousands of columns costs nothing); rendered from every column instead, each
+    row must validate the same: same reason, same accepted columns."""
+    valid = {**VALID, "type": type_}
+    cells = [  # a None cell: the field's valid value (or empty for an extra column)
+        [valid.get(name, "") if c is None else c for name, c in zip(header, row, strict=False)]
+        for row in rows
+    ]
+    # (the type column always holds the type)
+    cells = [[type_, *r[1:]] for r in cells]
+    table = pa.table(
+        {f"c{i}": pa.array([r[i] for r in cells], pa.string()) for i in range(len(header))}
+    )
+    every = {name: i for i, name in enumerate(header)}
+    full = _render_csv_docs(table, every).to_pylist()
+    used = _doc_columns(header)
+    reduced = _render_csv_docs(table.select([f"c{i}" for i in used.values()]), used)
+    assert _validated(reduced.to_pylist()) == _validated(full)
+
+
+def test_a_header_of_many_columns_renders_only_what_validation_reads() -> None:
+    header = [f"x{i}" for i in range(20_000)] + ["id"]
+    assert _doc_columns(header) == {"id": 20_000}
