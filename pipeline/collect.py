@@ -315,9 +315,7 @@ def _doc_columns(header: list[str]) -> dict[str, int]:
     return {
         name: i
         for i, name in enumerate(header)
-        if name in _LEAVES
-        or name in _PREFIXES
-        or any(name.startswith(p + ".") for p in under)
+        if name in _LEAVES or name in _PREFIXES or any(name.startswith(p + ".") for p in under)
     }
 
 
