@@ -92,7 +92,11 @@ def pending(con: duckdb.DuckDBPyConnection, after: int = 0) -> int:
 # Input position: the key of a record's messages, unique across warehouses sharing a broker (the
 # run key is a time in nanoseconds); a rejected record has no other identity. A usage record's
 # key is the position of the record its uid names (a session: its first-ingested part).
-_POSITION = "concat_ws(':', r.run_key, r.file_idx, r.line)"
+def _position(alias: str) -> str:
+    return f"concat_ws(':', {alias}.run_key, {alias}.file_idx, {alias}.line)"
+
+
+_POSITION = _position("r")
 _TIME = "strftime(r.time, '%Y-%m-%dT%H:%M:%S.%fZ')"
 _WHERE_FROM = """'run_key', r.run_key, 'file', r.file, 'line', r.line"""
 
@@ -101,15 +105,15 @@ WITH ob AS (
   SELECT kind, id, bool_or(old) AS old FROM outbox WHERE seq > $after GROUP BY kind, id
 ),
 recs AS (
-  SELECT r.*, ob.old, st.dup, {_POSITION} AS pos
+  SELECT r.*, ob.old, st.dup, {_POSITION} AS pos, try(decode(r.raw)) AS raw_text
   FROM records r JOIN ob ON ob.kind = 'record' AND ob.id = r.eid
   LEFT JOIN event_state st USING (eid)
 ),
 uids AS (SELECT id AS uid FROM ob WHERE kind = 'usage')
 SELECT 'events.rejected' AS topic, coalesce(r.file, '') AS part_key, r.pos AS key,
        json_object('version', $version, 'outcome', 'rejected', 'reason', r.reason,
-                   {_WHERE_FROM}, 'raw', try(decode(r.raw)),
-                   'raw_base64', CASE WHEN try(decode(r.raw)) IS NULL THEN to_base64(r.raw) END)
+                   {_WHERE_FROM}, 'raw', r.raw_text,
+                   'raw_base64', CASE WHEN r.raw_text IS NULL THEN to_base64(r.raw) END)
        AS value
 FROM recs r WHERE r.reason IS NOT NULL
 UNION ALL
@@ -132,7 +136,7 @@ SELECT 'quality.events', r.service, r.pos,
                              'id', r.id, {_WHERE_FROM}) END
 FROM recs r WHERE r.type LIKE 'quality.%' AND (NOT r.dup OR r.old)
 UNION ALL
-SELECT 'usage.rated', r.subject, concat_ws(':', p.run_key, p.file_idx, p.line),
+SELECT 'usage.rated', r.subject, {_position("p")},
        json_object('version', $version, 'outcome', r.outcome, 'reason', r.reason,
                    'type', r.type, 'subject', r.subject, 'source', r.source, 'id', r.id,
                    'time', {_TIME}, 'period', r.period, 'quantity', r.quantity::VARCHAR,
