@@ -1,7 +1,8 @@
 """Invoicing (contract 5): one invoice per account whose contract overlaps the period.
 
-Reads the period's rated records (already priced per record) and tiers the graduated/volume
-charges here, exactly, with `Fraction`; every rounding is one explicit half-up step. Numbers
+Reads the period's rated records (already priced per record) from the period's partition file,
+which `bill` writes first, and tiers the graduated/volume charges here, exactly, with
+`Fraction`; every rounding is one explicit half-up step. Numbers
 follow ascending account id, so billing the same period again gives the same invoices.
 """
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from fractions import Fraction
+from pathlib import Path
 
 import duckdb
 
@@ -84,17 +86,17 @@ def tiered_amount(charge: Charge, total: Fraction) -> Fraction:
 USAGE_SQL = """
 SELECT account, type, plan, version, model, sum(rounded_quantity) AS quantity,
        sum(amount) AS per_unit_amount
-FROM rated_records WHERE period = ? GROUP BY ALL ORDER BY ALL
+FROM read_parquet(?) GROUP BY ALL ORDER BY ALL
 """
 
 
 def _usage_lines(
-    con: duckdb.DuckDBPyConnection, rules: RuleSet, period: str
+    con: duckdb.DuckDBPyConnection, rules: RuleSet, rated: Path
 ) -> dict[str, list[Line]]:
     exact: dict[tuple[str, str], Fraction] = defaultdict(Fraction)
     qty: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for account, type_, plan, version, model, quantity, per_unit in con.execute(
-        USAGE_SQL, [period]
+        USAGE_SQL, [str(rated)]
     ).fetchall():
         key = (account, type_)
         qty[key] += quantity
@@ -117,10 +119,12 @@ def _overlaps(acc: Account, start: datetime, end: datetime) -> bool:
 
 
 def build_invoices(
-    con: duckdb.DuckDBPyConnection, rules: RuleSet, period: str
+    con: duckdb.DuckDBPyConnection, rules: RuleSet, period: str, rated: Path
 ) -> tuple[list[Invoice], dict[str, Availability]]:
+    """The period's invoices from `rated`, the period's rated records as a Parquet file (its
+    partition, see `replay.bill_period`), and SLA availability from the quality events."""
     start, end = period_bounds(period)
-    usage = _usage_lines(con, rules, period)
+    usage = _usage_lines(con, rules, rated)
     availability = measure(con, rules, start, end)
     billed = sorted(a for a, acc in rules.accounts.items() if _overlaps(acc, start, end))
     out = []

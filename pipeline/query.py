@@ -101,10 +101,20 @@ def export_rated(
 ) -> int:
     """Write the period's rated records (view `rated_records`) to Parquet at `out`,
     atomically; return how many. `ordered`: in time order, so the same records give the same
-    file (sorting a 10M-record period costs seconds; bill's partition files skip it). DuckDB
-    writes the file itself, in parallel and without holding the rows in Python (through Arrow
-    it took 12 s and 2 GB at 10M). Decimal columns stay decimal (money is never a float);
-    times are marked UTC (they are), so Parquet readers do not take them for local time."""
+    file (sorting a 10M-record period costs seconds; bill's partition files skip it)."""
+    period_bounds(period)
+    with atomic_path(out) as tmp:
+        return copy_rated(con, period, tmp, ordered=ordered)
+
+
+def copy_rated(
+    con: duckdb.DuckDBPyConnection, period: str, path: Path, *, ordered: bool = False
+) -> int:
+    """Write the period's rated records to Parquet at `path` (no temporary name: the caller's),
+    return how many. DuckDB writes the file itself, in parallel and without holding the rows in
+    Python (through Arrow it took 12 s and 2 GB at 10M). Decimal columns stay decimal (money is
+    never a float); times are marked UTC (they are), so Parquet readers do not take them for
+    local time."""
     period_bounds(period)  # also why the period may be spelled into the statement below
     columns = [
         f"{name}::TIMESTAMPTZ AS {name}" if type_ == "TIMESTAMP" else name
@@ -113,9 +123,8 @@ def export_rated(
     select = f"SELECT {', '.join(columns)} FROM rated_records WHERE period = '{period}'" + (
         " ORDER BY time, source, id, uid" if ordered else ""
     )
-    with atomic_path(out) as tmp:
-        path = str(tmp).replace("'", "''")
-        rows = first_row(con, f"COPY ({select}) TO '{path}' (FORMAT parquet, COMPRESSION zstd)")
+    target = str(path).replace("'", "''")
+    rows = first_row(con, f"COPY ({select}) TO '{target}' (FORMAT parquet, COMPRESSION zstd)")
     return int(rows[0]) if rows else 0
 
 

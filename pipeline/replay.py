@@ -4,12 +4,15 @@ into the warehouse) and `bill` (invoices and SLA credits of one period)."""
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack
+from pathlib import Path
 
 from . import metrics
 from .collect import check_inputs, prefetch, read_files
 from .exports import reconcile
 from .invoice import build_invoices, period_bounds, store_invoices
-from .query import export_rated
+from .outfile import atomic_path
+from .query import copy_rated
 from .rules import load_rules
 from .summary import usage_periods
 from .warehouse import Warehouse, new_run_key
@@ -57,26 +60,38 @@ def bill_period(
     rules_dir: str, warehouse: str, period: str, *, metrics_file: str | None = None
 ) -> str:
     """Bill one period (or `all`: every period holding usage) with the given rules, replacing
-    those periods' invoices, in one transaction. With `metrics_file`, write billing metrics."""
+    those periods' invoices, in one transaction. With `metrics_file`, write billing metrics.
+
+    Each period's rated records are first written to its partition,
+    `rated/period=P/rated.parquet`, and the invoices are computed from that file: billing reads
+    one pass over the period's records, and the partition an analyst reads holds exactly the
+    records billed. The file is renamed into place only after the invoices commit, so a failed
+    or killed bill leaves the previous partition and invoices together."""
     if period != "all":
         period_bounds(period)
     rules = load_rules(rules_dir)
     billed = []
     with Warehouse.open(warehouse, write=True) as wh:
         started = time.perf_counter()
-        with wh.transaction() as con:
-            wh.record_rules(rules, "bill")
-            periods = usage_periods(con) if period == "all" else [period]
-            for p in periods:
-                invoices, availability = build_invoices(con, rules, p)
-                store_invoices(con, p, invoices, availability, rules.digest)
-                billed.append(f"{p}: {len(invoices)} invoice(s)")
-        for p in periods:
-            partition = wh.root / "rated" / f"period={p}"
-            partition.mkdir(parents=True, exist_ok=True)
-            export_rated(wh.con, p, partition / "rated.parquet", ordered=False)
+        with ExitStack() as partitions:
+            with wh.transaction() as con:
+                wh.record_rules(rules, "bill")
+                periods = usage_periods(con) if period == "all" else [period]
+                for p in periods:
+                    rated = partitions.enter_context(atomic_path(partition_file(wh.root, p)))
+                    copy_rated(con, p, rated)
+                    invoices, availability = build_invoices(con, rules, p, rated)
+                    store_invoices(con, p, invoices, availability, rules.digest)
+                    billed.append(f"{p}: {len(invoices)} invoice(s)")
         if metrics_file is not None:
             metrics.observe_bill(wh.con, seconds=time.perf_counter() - started)
     if metrics_file is not None:
         metrics.write_textfile(metrics_file, metrics.BILL_METRICS)
     return "billed " + ("; ".join(billed) or "nothing: no usage yet")
+
+
+def partition_file(root: Path, period: str) -> Path:
+    """The period's rated-records partition (Hive-style, so DuckDB prunes by period)."""
+    directory = root / "rated" / f"period={period}"
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory / "rated.parquet"

@@ -247,3 +247,68 @@ def test_export_rated_killed_mid_write_keeps_the_old_file(
         query_module.export_rated(w.con, "2026-10", out)
     assert out.read_bytes() == b"previous"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rated.parquet"]
+
+
+# -- bill's partitions ---------------------------------------------------------------------------
+
+
+def test_bill_bills_from_the_partition_it_leaves(tmp_path: Path) -> None:
+    wh = replay_example(tmp_path / "wh")
+    ok("bill", "--rules", EXAMPLE / "rules", "--warehouse", wh, "--period", "all")
+    billed = json.loads(
+        query(
+            wh,
+            "SELECT period, account, type, quantity FROM invoice_lines WHERE kind = 'usage'",
+            "--format",
+            "json",
+        )
+    )
+    periods = {r["period"] for r in billed}
+    assert periods == {"2026-09", "2026-10", "2026-11"}
+    for period in periods:
+        part = wh / "rated" / f"period={period}" / "rated.parquet"
+        rows = pq.read_table(part).to_pylist()
+        assert {r["period"] for r in rows} == {period}
+        sums: Counter[tuple[str, str]] = Counter()
+        for r in rows:
+            sums[(r["subject"], r["type"])] += r["rounded_quantity"]
+        lines = {
+            (r["account"], r["type"]): Decimal(r["quantity"])
+            for r in billed
+            if r["period"] == period
+        }
+        assert lines == dict(sums)
+        assert sorted(p.name for p in part.parent.iterdir()) == ["rated.parquet"]
+
+
+def test_a_failed_bill_leaves_the_previous_partition_and_invoices(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline import replay
+
+    wh = replay_example(tmp_path / "wh")
+    ok("bill", "--rules", EXAMPLE / "rules", "--warehouse", wh, "--period", "2026-10")
+    part = wh / "rated" / "period=2026-10" / "rated.parquet"
+    before = part.read_bytes()
+    invoices = ok("export", "invoices", "--warehouse", wh, "--period", "2026-10").stdout
+    # A late impression makes the next bill's records differ; that bill fails before it commits.
+    late = tmp_path / "late.jsonl"
+    late.write_text(
+        '{"specversion": "1.0", "id": "late-1", "source": "adserver-eu1",'
+        ' "type": "ad.impression", "time": "2026-10-20T10:00:00Z", "subject": "acme",'
+        ' "data": {"campaign": "autumn", "ip": "198.51.165.9", "user_agent": "Mozilla/5.0"}}\n'
+    )
+    ok("replay", "--quiet", "--rules", EXAMPLE / "rules", "--warehouse", wh, late)
+    rated = "SELECT count(*) FROM rated_records WHERE id = 'late-1'"
+    assert query(wh, rated, "--format", "csv").splitlines()[1] == "1"
+
+    def broken(*args: object) -> None:
+        assert len(list(part.parent.iterdir())) == 2  # the new partition, not yet in place
+        raise OSError("disk full")
+
+    monkeypatch.setattr(replay, "store_invoices", broken)
+    with pytest.raises(OSError, match="disk full"):
+        replay.bill_period(str(EXAMPLE / "rules"), str(wh), "2026-10")
+    assert part.read_bytes() == before
+    assert sorted(p.name for p in part.parent.iterdir()) == ["rated.parquet"]
+    assert ok("export", "invoices", "--warehouse", wh, "--period", "2026-10").stdout == invoices
