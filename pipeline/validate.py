@@ -182,7 +182,9 @@ def validate_sql(batch: str) -> str:
     ), parsed AS (
       -- AND does not short-circuit in a vectorised engine: CASE guards each parse.
       SELECT *, coalesce(CASE WHEN json_valid(txt) THEN
-                  CASE WHEN NOT starts_with(ltrim(txt, ' \t\r\n'), '{{') THEN false
+                  -- (most documents start with their brace: ltrim, a copy, only for the rest)
+                  CASE WHEN NOT starts_with(txt, '{{')
+                        AND NOT starts_with(ltrim(txt, ' \t\r\n'), '{{') THEN false
                        WHEN contains(txt, 'NaN') OR contains(txt, 'Infinity')
                          OR regexp_matches(txt, '{_TRAILING_COMMA_RE}')
                          THEN strict_json_object(txt)

@@ -665,6 +665,8 @@ def test_json_edge_cases():
         (with_data(subscriber="NaN, Infinity, [1,]"), "rated"),  # the tokens inside a string
         (b"\xef\xbb\xbf" + jsonl_lines()[0], "malformed"),  # a BOM is not JSON white space
         (b"[" + jsonl_lines()[0] + b"]", "malformed"),
+        (b" \t\r" + jsonl_lines()[0], "rated"),  # JSON white space before the object
+        (b" \t[1]", "malformed"),  # ...before something else
         (jsonl_lines()[0] + jsonl_lines()[1], "malformed"),  # two objects on one line
         (with_data(bytes=10**30), "bad_data"),
         (with_data(bytes=1.0), "bad_data"),
