@@ -201,8 +201,8 @@ def read_rule_file(path: Path, schema: str) -> dict[str, Any]:
         where.fail("is not UTF-8 text")
     except OSError as err:
         where.fail(f"cannot be read: {err.strerror}")
-    _check_nodes(_yaml(lambda: yaml.compose(text, Loader=yaml.SafeLoader), where), where, set())
-    doc = _yaml(lambda: yaml.safe_load(text), where)
+    _check_nodes(_yaml(lambda loader: yaml.compose(text, Loader=loader), where), where, set())
+    doc = _yaml(lambda loader: yaml.load(text, Loader=loader), where)  # noqa: S506 - safe loaders
     if doc is None:
         where.fail("file is empty; expected a mapping")
     if not isinstance(doc, dict):
@@ -211,10 +211,21 @@ def read_rule_file(path: Path, schema: str) -> dict[str, Any]:
     return doc
 
 
-def _yaml(parse: Callable[[], Any], where: Where) -> Any:
-    """Run a YAML parse, turning its errors into a RuleError with the line number."""
+# libyaml's safe loader when PyYAML has it (its wheels do): the same documents, parsed about ten
+# times faster. A file it refuses is parsed again by the pure-Python loader, whose messages say
+# what was expected and what was found.
+_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _yaml(parse: Callable[[type], Any], where: Where) -> Any:
+    """Run a YAML parse (given the loader class), turning its errors into a RuleError with the
+    line number."""
     try:
-        return parse()
+        return parse(_FAST_LOADER)
+    except yaml.YAMLError:
+        pass
+    try:
+        return parse(yaml.SafeLoader)
     except yaml.MarkedYAMLError as err:
         line = err.problem_mark.line + 1 if err.problem_mark else "?"
         where.fail(f"invalid YAML at line {line}: {err.problem}")
