@@ -73,16 +73,16 @@ def bill_period(
     billed = []
     with Warehouse.open(warehouse, write=True) as wh:
         started = time.perf_counter()
-        with ExitStack() as partitions:
-            with wh.transaction() as con:
-                wh.record_rules(rules, "bill")
-                periods = usage_periods(con) if period == "all" else [period]
-                for p in periods:
-                    rated = partitions.enter_context(atomic_path(partition_file(wh.root, p)))
-                    copy_rated(con, p, rated)
-                    invoices, availability = build_invoices(con, rules, p, rated)
-                    store_invoices(con, p, invoices, availability, rules.digest)
-                    billed.append(f"{p}: {len(invoices)} invoice(s)")
+        # (the transaction exits first: the partitions are renamed only once it has committed)
+        with ExitStack() as partitions, wh.transaction() as con:
+            wh.record_rules(rules, "bill")
+            periods = usage_periods(con) if period == "all" else [period]
+            for p in periods:
+                rated = partitions.enter_context(atomic_path(partition_file(wh.root, p)))
+                copy_rated(con, p, rated)
+                invoices, availability = build_invoices(con, rules, p, rated)
+                store_invoices(con, p, invoices, availability, rules.digest)
+                billed.append(f"{p}: {len(invoices)} invoice(s)")
         if metrics_file is not None:
             metrics.observe_bill(wh.con, seconds=time.perf_counter() - started)
     if metrics_file is not None:
@@ -91,7 +91,8 @@ def bill_period(
 
 
 def partition_file(root: Path, period: str) -> Path:
-    """The period's rated-records partition (Hive-style, so DuckDB prunes by period)."""
+    """The period's rated-records partition file (Hive-style, so DuckDB prunes by period); its
+    directory is made if missing."""
     directory = root / "rated" / f"period={period}"
     directory.mkdir(parents=True, exist_ok=True)
     return directory / "rated.parquet"

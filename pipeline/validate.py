@@ -180,9 +180,10 @@ def validate_sql(batch: str) -> str:
       WHERE pre_reason IS NOT NULL OR doc IS NOT NULL
          OR NOT coalesce(regexp_matches(txt, '{_BLANK_RE}'), false)
     ), parsed AS (
-      -- AND does not short-circuit in a vectorised engine: CASE guards each parse.
+      -- AND does not short-circuit in a vectorised projection: CASE guards each parse (inside
+      -- a WHEN, DuckDB does test the second operand only where the first holds).
       SELECT *, coalesce(CASE WHEN json_valid(txt) THEN
-                  -- (most documents start with their brace: ltrim, a copy, only for the rest)
+                  -- (most documents start with their brace: ltrim, a copy, only for the others)
                   CASE WHEN NOT starts_with(txt, '{{')
                         AND NOT starts_with(ltrim(txt, ' \t\r\n'), '{{') THEN false
                        WHEN contains(txt, 'NaN') OR contains(txt, 'Infinity')
