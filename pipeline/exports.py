@@ -51,6 +51,43 @@ def reconcile(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     return outcome_counts(con.execute(RECONCILE_SQL).fetchall())
 
 
+# The outcomes of one run's records, read from the eid range the run spans (its records are
+# found by the zone maps of `eid`, not by a scan of every record or usage row): what `replay`
+# and `stream` print, at a cost that follows the run, not the history.
+RUN_OUTCOMES_SQL = """
+WITH mine AS (
+  SELECT eid, reason FROM records WHERE eid BETWEEN $lo AND $hi AND run_key = $run
+), st AS (
+  SELECT eid, dup, uid FROM event_state
+  WHERE eid BETWEEN $lo AND $hi AND eid IN (SELECT eid FROM mine)
+)
+SELECT 'rejected' AS outcome, reason, count(*) AS n FROM mine
+WHERE reason IS NOT NULL GROUP BY reason
+UNION ALL
+SELECT CASE WHEN dup THEN 'duplicate' ELSE 'quality' END, NULL, count(*) FROM st
+WHERE dup OR uid IS NULL GROUP BY dup
+UNION ALL  -- each record of a usage record (a session part: its session's) takes its outcome
+SELECT ro.outcome, ro.reason, count(*) FROM st JOIN rating_outcomes ro USING (uid)
+WHERE NOT st.dup GROUP BY ALL
+ORDER BY outcome, reason
+"""
+
+
+def run_outcomes(con: duckdb.DuckDBPyConnection, run_key: int) -> dict[str, Any]:
+    """The reconcile object of the records of run `run_key` only, as they stand now (a later
+    record can still change an earlier one's outcome: `export reconcile` has the totals)."""
+    rows = con.execute(
+        "SELECT min(eid), max(eid), count(*), (SELECT count(*) FROM records) FROM records"
+        " WHERE run_key = ?",
+        [run_key],
+    ).fetchall()
+    lo, hi, n, total = rows[0]
+    if n == total:  # the run is the whole warehouse: the same counts, table by table, cheaper
+        return reconcile(con)
+    params = {"lo": lo, "hi": hi, "run": run_key}
+    return outcome_counts(con.execute(RUN_OUTCOMES_SQL, params).fetchall())
+
+
 def outcome_counts(rows: list[tuple[str, str | None, int]]) -> dict[str, Any]:
     """The contract's reconcile object from (outcome, reason, count) rows, in their order;
     rows of the same outcome and reason add up."""

@@ -193,17 +193,18 @@ def observe_replay(
     con: duckdb.DuckDBPyConnection,
     root: str | Path,
     *,
-    run_key: int,
+    counts: dict[str, Any],
     bytes_read: int,
     seconds: float,
 ) -> None:
-    """After a committed `replay`: this run's records by outcome, bytes, time; warehouse state."""
+    """After a committed `replay`: this run's records by outcome (`counts`: its reconcile
+    object), bytes, time; warehouse state."""
     observe_records(
-        con.execute(
-            "SELECT outcome, reason, count(*) FROM record_outcomes WHERE run_key = ? GROUP BY ALL"
-            " ORDER BY ALL",
-            [run_key],
-        ).fetchall()
+        (outcome, reason, n)
+        for outcome, value in counts.items()
+        if outcome != "input"
+        for reason, n in (value.items() if isinstance(value, dict) else [(None, value)])
+        if n
     )
     READ_BYTES.inc(bytes_read)
     RATING_SECONDS.observe(seconds)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from . import metrics
 from .collect import check_inputs, prefetch, read_files
-from .exports import reconcile
+from .exports import run_outcomes
 from .invoice import build_invoices, period_bounds, store_invoices
 from .outfile import atomic_path
 from .query import copy_rated
@@ -26,7 +26,7 @@ def replay_files(
     progress: bool,
     metrics_file: str | None = None,
 ) -> str:
-    """Ingest FILES in one transaction; returns the summary line (outcome counts). With
+    """Ingest FILES in one transaction; returns the summary line (the outcomes of its records). With
     `metrics_file`, write the replay's metrics there (textfile format) once it has committed."""
     rules = load_rules(rules_dir)  # a bad rule file stops here: nothing read, nothing written
     check_inputs(files)
@@ -40,10 +40,10 @@ def replay_files(
         started = time.perf_counter()
         summary = wh.ingest(batches, rules, command="replay", files=files)
         seconds = time.perf_counter() - started
-        counts = reconcile(wh.con)
+        counts = run_outcomes(wh.con, run_key)
         if metrics_file is not None:
             metrics.observe_replay(
-                wh.con, wh.root, run_key=run_key, bytes_read=summary.bytes_read, seconds=seconds
+                wh.con, wh.root, counts=counts, bytes_read=summary.bytes_read, seconds=seconds
             )
     if metrics_file is not None:
         metrics.write_textfile(metrics_file, metrics.REPLAY_METRICS)
@@ -51,9 +51,10 @@ def replay_files(
 
 
 def summary_line(counts: dict) -> str:  # type: ignore[type-arg]
-    """`warehouse: input N, rejected N, ...` with the reason maps folded to totals."""
+    """`outcomes: input N, rejected N, ...` (a run's records) with the reason maps folded to
+    totals."""
     parts = [f"{k} {sum(v.values()) if isinstance(v, dict) else v}" for k, v in counts.items()]
-    return "warehouse: " + ", ".join(parts)
+    return "outcomes: " + ", ".join(parts)
 
 
 def bill_period(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 EXAMPLE = Path(__file__).resolve().parents[1].parent / "shared" / "contract" / "examples" / "basic"
 PIPELINE = str(Path(sys.executable).parent / "pipeline")
-SUMMARY = "warehouse: input 205, rejected 19, duplicate 4, rated 132, invalid 17, unbilled 7"
+SUMMARY = "outcomes: input 205, rejected 19, duplicate 4, rated 132, invalid 17, unbilled 7"
 
 
 def _args(tmp_path: Path, *extra: str) -> list[str]:

@@ -10,8 +10,10 @@ from typing import Any
 
 from helpers import flags, query, reconcile, replay, review
 
-from pipeline.exports import outcome_counts
+from pipeline.exports import outcome_counts, run_outcomes
 from pipeline.generate import generate
+from pipeline.replay import summary_line
+from pipeline.warehouse import Warehouse
 
 
 def _record_level(warehouse: Path) -> dict[str, Any]:
@@ -42,3 +44,40 @@ def test_reconcile_equals_the_record_level_count(tmp_path: Path) -> None:
     assert got["rejected"] and got["invalid"] and got["unbilled"]
     sessions = query(warehouse, "SELECT count(*) FROM usage WHERE parts > 1")[0][0]
     assert sessions > 0
+
+
+def test_each_run_prints_the_current_outcomes_of_its_own_records(tmp_path: Path) -> None:
+    """`replay` prints the outcomes of its run's records only (a cost that follows the run, not
+    the history), as they stand after it: equal to the record-level view of that run, and the
+    runs together add up to reconcile."""
+    data = tmp_path / "data"
+    generate(data, 20_000, 11)
+    files = sorted((data / "events").iterdir())
+    warehouse = tmp_path / "wh"
+    first = replay(data / "rules", warehouse, files[:1])
+    # overlaps the first: duplicates, and sessions and fraud groups spanning both runs
+    second = replay(data / "rules", warehouse, files[:3])
+    runs = [r for (r,) in query(warehouse, "SELECT run_key FROM runs ORDER BY run_key")]
+    assert len(runs) == 2
+    with Warehouse.open(warehouse) as wh:
+        got = [run_outcomes(wh.con, run) for run in runs]
+        total = reconcile(warehouse)
+    sql = "SELECT outcome, reason, count(*) FROM record_outcomes WHERE run_key = ? GROUP BY ALL"
+    for run, counts in zip(runs, got, strict=True):
+        assert counts == outcome_counts(query(warehouse, sql, [run]))
+    assert got[1]["duplicate"] and got[1]["rated"] and got[1]["rejected"]
+    assert {k: v for k, v in got[1].items() if not isinstance(v, dict)} != {
+        k: v for k, v in total.items() if not isinstance(v, dict)
+    }
+    summed = outcome_counts(
+        [
+            (o, r, n)
+            for c in got
+            for o, v in c.items()
+            if o != "input"
+            for r, n in (v.items() if isinstance(v, dict) else [(None, v)])
+        ]
+    )
+    assert summed == total
+    assert second.endswith(summary_line(got[1]))
+    assert "outcomes: input " in first

@@ -31,7 +31,7 @@ import faust
 from .. import metrics
 from ..collect import check_inputs
 from ..errors import PipelineError
-from ..exports import reconcile
+from ..exports import run_outcomes
 from ..warehouse import Warehouse, new_run_key
 from .app import make_app, raw_topic
 from .batch import OnlyRun, stored_offsets, write_batch
@@ -80,7 +80,7 @@ def stream_files(settings: Settings, files: list[str]) -> str:
     require_broker(settings.broker_url)
     run_key, count = asyncio.run(_stream(settings, files))
     with Warehouse.open(settings.warehouse) as wh:
-        counts = reconcile(wh.con)
+        counts = run_outcomes(wh.con, run_key)
     from ..replay import summary_line
 
     return f"streamed {count} records from {len(files)} file(s) as run {run_key}; " + summary_line(
