@@ -1,7 +1,8 @@
 """The performance targets from the issue, as data: which measure, what bound, at what scale.
 
 A target is judged only at the scale it is stated for (a throughput goal says nothing about a
-2,000-event smoke run, where process start-up dominates); time limits stated for 10M events are
+2,000-event smoke run, where process start-up dominates, and the issue states it for 1M
+events, not for the 10M run, whose goal is its memory); time limits stated for 10M events are
 judged at any size, because missing them on less data means missing them on more.
 """
 
@@ -17,9 +18,10 @@ class Target:
     max_seconds: float | None = None
     min_events_per_s: float | None = None
     max_rss_mb: float | None = None
+    below_events: int | None = None  # ... and on fewer than this many (None: no upper bound)
 
     def judge(self, events: int, seconds: float, rss_mb: float) -> bool | None:
-        if events < self.min_events:
+        if events < self.min_events or (self.below_events and events >= self.below_events):
             return None
         checks = []
         if self.max_seconds is not None:
@@ -31,7 +33,9 @@ class Target:
         return all(checks)
 
 
-REPLAY_RATE = Target(">= 300k ev/s at 1M", 1_000_000, min_events_per_s=300_000)
+REPLAY_RATE = Target(
+    ">= 300k ev/s at 1M", 1_000_000, min_events_per_s=300_000, below_events=10_000_000
+)
 REPLAY_RSS = Target("RSS < 2 GB at 10M", 10_000_000, max_rss_mb=2048)
 BILL = Target("< 10 s (10M)", 0, max_seconds=10)
 INCREMENTAL = Target("< 3 s (into 10M)", 0, max_seconds=3)
