@@ -32,7 +32,7 @@ def plain(value: Any) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
     if isinstance(value, Decimal):
-        return str(value)
+        return format(value, "f")  # never an exponent: a zero of scale 9 is 0.000000000, not 0E-9
     if isinstance(value, datetime | date | time):
         return value.isoformat()
     if isinstance(value, bytes | bytearray | memoryview):

@@ -29,6 +29,7 @@ TIME_RE = (
 _TRAILING_COMMA_RE = r",[ \t\r\n]*[}\]]"
 NONNEG = {"duration_s", "bytes"}  # "number >= 0", "integer >= 0"
 _BLANK_RE = r"^[ \t\r\n\f\v]*$"
+_NEG_ZERO_RE = r"-0+(\.0*)?([eE][-+]?[0-9]+)?"
 
 
 def _data_names() -> list[str]:
@@ -104,7 +105,8 @@ def _kind_ok(path: str, kind: str) -> str:
             f"json_type({f}, '$[*]'), lambda x: x = 'VARCHAR')) IS NOT FALSE",
         }[kind]
     if path.rsplit(".", 1)[-1] in NONNEG:
-        sql += f" AND try_cast({v} AS DECIMAL(38,9)) >= 0"
+        # by its sign, not its value at 9 decimals (where -1e-10 reads as 0); -0 is >= 0
+        sql += f" AND (NOT starts_with({v}, '-') OR regexp_full_match({v}, '{_NEG_ZERO_RE}'))"
     return f"coalesce(({sql}), false)"
 
 
@@ -151,9 +153,18 @@ def _reason_sql() -> str:
     END"""
 
 
+def _ceil9(v: str) -> str:
+    """A number's text as DECIMAL(38,9), rounded *up* at the 9th decimal (a cast rounds half
+    up): the rounding up to a multiple of `increment` (on the 10^-9 grid) is then exact, so a
+    call of 60.0000000001 s in 60 s increments is two increments, not one. Exact to the 18th
+    decimal (and within a JSON number's double precision)."""
+    q9, q18 = f"try_cast({v} AS DECIMAL(38,9))", f"try_cast({v} AS DECIMAL(38,18))"
+    return f"CASE WHEN {q18} > {q9} THEN ({q9} + 0.000000001)::DECIMAL(38,9) ELSE {q9} END"
+
+
 def _quantity_sql() -> str:
-    return """CASE v_type
-      WHEN 'telecom.voice' THEN try_cast(v_data_duration_s AS DECIMAL(38,9))
+    return f"""CASE v_type
+      WHEN 'telecom.voice' THEN {_ceil9("v_data_duration_s")}
       WHEN 'telecom.data' THEN try_cast(v_data_bytes AS DECIMAL(38,9))
       WHEN 'quality.incident' THEN NULL WHEN 'quality.probe' THEN NULL
       ELSE 1::DECIMAL(38,9) END"""
