@@ -88,6 +88,18 @@ def run_outcomes(con: duckdb.DuckDBPyConnection, run_key: int) -> dict[str, Any]
     return outcome_counts(con.execute(RUN_OUTCOMES_SQL, params).fetchall())
 
 
+def outcome_rows(counts: dict[str, Any]) -> list[tuple[str, str | None, int]]:
+    """The (outcome, reason, count) rows of a reconcile object, zero counts left out: the
+    inverse of `outcome_counts`."""
+    return [
+        (outcome, reason, n)
+        for outcome, value in counts.items()
+        if outcome != "input"
+        for reason, n in (value.items() if isinstance(value, dict) else [(None, value)])
+        if n
+    ]
+
+
 def outcome_counts(rows: list[tuple[str, str | None, int]]) -> dict[str, Any]:
     """The contract's reconcile object from (outcome, reason, count) rows, in their order;
     rows of the same outcome and reason add up."""

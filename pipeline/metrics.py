@@ -36,6 +36,8 @@ from prometheus_client.exposition import start_http_server, write_to_textfile
 from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.registry import Collector
 
+from .exports import outcome_rows
+
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 # The stage whose judgement gives a record its outcome (contract 2). Every input record is counted
@@ -199,13 +201,7 @@ def observe_replay(
 ) -> None:
     """After a committed `replay`: this run's records by outcome (`counts`: its reconcile
     object), bytes, time; warehouse state."""
-    observe_records(
-        (outcome, reason, n)
-        for outcome, value in counts.items()
-        if outcome != "input"
-        for reason, n in (value.items() if isinstance(value, dict) else [(None, value)])
-        if n
-    )
+    observe_records(outcome_rows(counts))
     READ_BYTES.inc(bytes_read)
     RATING_SECONDS.observe(seconds)
     observe_warehouse(con, root)

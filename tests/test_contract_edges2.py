@@ -152,19 +152,22 @@ def test_sla_union_incident_rules_probe_ties_and_clipping(tmp_path: Path) -> Non
         [("00:00", False), ("00:10", False), ("00:20", False), ("00:30", True)]
     ):
         probe("p", f"e{i}", f"{d}13T{t}:00Z", ok)
-    probe("p2", "1", d + "14T00:00:00Z", True)
-    probe("p1", "2", d + "14T00:00:00Z", False)
-    probe("p1", "1", d + "14T00:00:00Z", False)
-    probe("p1", "3", d + "14T00:05:00Z", False)
-    probe("p1", "4", d + "14T00:10:00Z", True)
-    probe("q", "9", d + "16T00:00:00Z", True)
-    probe("q", "10", d + "16T00:00:00Z", False)
-    probe("q", "11", d + "16T00:01:00Z", False)
-    probe("q", "12", d + "16T00:02:00Z", False)
-    probe("q", "13", d + "16T00:03:00Z", True)
-    probe("p", "s1", d + "15T00:00:00Z", False)
-    probe("p", "s2", d + "15T00:10:00Z", False)
-    probe("p", "s3", d + "15T00:20:00Z", True)
+    for source, id_, at, ok in [  # ties in time ordered by (source, id): "10" before "9"
+        ("p2", "1", "14T00:00", True),
+        ("p1", "2", "14T00:00", False),
+        ("p1", "1", "14T00:00", False),
+        ("p1", "3", "14T00:05", False),
+        ("p1", "4", "14T00:10", True),
+        ("q", "9", "16T00:00", True),
+        ("q", "10", "16T00:00", False),
+        ("q", "11", "16T00:01", False),
+        ("q", "12", "16T00:02", False),
+        ("q", "13", "16T00:03", True),
+        ("p", "s1", "15T00:00", False),
+        ("p", "s2", "15T00:10", False),
+        ("p", "s3", "15T00:20", True),
+    ]:
+        probe(source, id_, f"{d}{at}:00Z", ok)
     for i, (t, ok) in enumerate(
         [("02:30", False), ("02:40", False), ("02:50", False), ("03:30", True)]
     ):

@@ -10,7 +10,7 @@ from typing import Any
 
 from helpers import flags, query, reconcile, replay, review
 
-from pipeline.exports import outcome_counts, run_outcomes
+from pipeline.exports import outcome_counts, outcome_rows, run_outcomes
 from pipeline.generate import generate
 from pipeline.replay import summary_line
 from pipeline.warehouse import Warehouse
@@ -69,15 +69,7 @@ def test_each_run_prints_the_current_outcomes_of_its_own_records(tmp_path: Path)
     assert {k: v for k, v in got[1].items() if not isinstance(v, dict)} != {
         k: v for k, v in total.items() if not isinstance(v, dict)
     }
-    summed = outcome_counts(
-        [
-            (o, r, n)
-            for c in got
-            for o, v in c.items()
-            if o != "input"
-            for r, n in (v.items() if isinstance(v, dict) else [(None, v)])
-        ]
-    )
+    summed = outcome_counts([row for c in got for row in outcome_rows(c)])
     assert summed == total
     assert second.endswith(summary_line(got[1]))
     assert "outcomes: input " in first
