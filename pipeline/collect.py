@@ -181,9 +181,11 @@ def _raw_table(
 
 
 def _read_csv(path: str, idx: int, run_key: int) -> Iterator[pa.Table]:
-    """CSV: one record per physical line after the header; cells typed by the record's type."""
+    """CSV: one record per row after the header (a row is one line, or several when a quoted
+    cell holds line breaks); cells typed by the record's type."""
     header: list[str] | None = None
     first_line = 1
+    carry: tuple[pa.Array, np.ndarray] | None = None  # an open quoted row, continued next block
     for block in iter_line_blocks(path):
         lines = split_lines(block)
         numbers = np.arange(first_line, first_line + len(lines), dtype=np.int64)
@@ -202,12 +204,89 @@ def _read_csv(path: str, idx: int, run_key: int) -> Iterator[pa.Table]:
                 )
             header = _csv_cells(first) or []
             lines, numbers = lines[1:], numbers[1:]
+        if carry is not None:
+            lines = pa.concat_arrays([carry[0], lines])
+            numbers = np.concatenate([carry[1], numbers])
+        lines, numbers, carry = join_quoted_rows(lines, numbers, final=False)
         if len(lines):
             yield from _csv_block(path, idx, run_key, header, lines, numbers)
+    if carry is not None and header is not None:  # (a carry comes after the header)
+        lines, numbers, _ = join_quoted_rows(*carry, final=True)
+        yield from _csv_block(path, idx, run_key, header, lines, numbers)
+
+
+MAX_ROW_BYTES = 1 << 20
+
+
+def join_quoted_rows(
+    lines: pa.Array, numbers: np.ndarray, *, final: bool
+) -> tuple[pa.Array, np.ndarray, tuple[pa.Array, np.ndarray] | None]:
+    """RFC 4180 rows: a quoted cell may hold line breaks, so one row can span several lines.
+
+    A line with an odd number of quotes that does not read alone as CSV ends inside a quoted
+    cell; it and the lines up to the next line with an odd number of quotes are one row (its
+    line number the first's, its bytes the lines joined by their newlines) when together they
+    read as exactly one CSV row of at most `MAX_ROW_BYTES`. Otherwise every line stays a row
+    of its own (and is malformed): a stray quote never swallows the rest of the file. Only the
+    lines with quotes are looked at in Python. Returns the rows, their line numbers, and the
+    lines from an open row to the block's end when they may continue in the next block (not
+    when `final`)."""
+    odd = np.flatnonzero(pc.count_substring(lines, '"').to_numpy(zero_copy_only=False) % 2)
+    keep = np.ones(len(lines), dtype=bool)
+    joined: dict[int, bytes] = {}
+    k = 0
+    while k < len(odd):
+        i = int(odd[k])
+        line: bytes = lines[i].as_py()
+        if _csv_cells(line) is not None:  # reads alone: its quotes are closed
+            k += 1
+            continue
+        if k + 1 == len(odd):  # no later line closes the cell in this block
+            rest = pc.sum(pc.binary_length(lines[i:])).as_py() or 0
+            if not final and rest < MAX_ROW_BYTES:
+                return *_joined(lines[:i], numbers[:i], keep[:i], joined), (
+                    lines[i:],
+                    numbers[i:],
+                )
+            break
+        j = int(odd[k + 1])
+        if pc.sum(pc.binary_length(lines[i : j + 1])).as_py() <= MAX_ROW_BYTES:
+            row = b"\n".join(lines[i : j + 1].to_pylist())
+            if _csv_row_count(row) == 1:
+                joined[i] = row
+                keep[i + 1 : j + 1] = False
+                k += 2
+                continue
+        k += 1
+    return *_joined(lines, numbers, keep, joined), None
+
+
+def _joined(
+    lines: pa.Array, numbers: np.ndarray, keep: np.ndarray, joined: dict[int, bytes]
+) -> tuple[pa.Array, np.ndarray]:
+    """The lines without those folded into a joined row, each joined row in its first line's
+    place."""
+    if not joined:
+        return lines, numbers
+    position = np.cumsum(keep) - 1  # a kept line's index among the kept ones
+    rows = lines.filter(pa.array(keep))
+    mask = np.zeros(len(rows), dtype=bool)
+    mask[position[list(joined)]] = True
+    rows = pc.replace_with_mask(rows, pa.array(mask), pa.array(list(joined.values()), rows.type))
+    return rows, numbers[keep]
 
 
 # Python's csv module refuses cells over 128 KiB by default; a long cell is still a cell.
 csv.field_size_limit(sys.maxsize)
+
+
+def _csv_row_count(text: bytes) -> int:
+    """How many CSV rows the text reads as (0 when it does not read at all)."""
+    try:
+        lines = io.StringIO(text.decode("utf-8").rstrip("\r"))
+        return sum(1 for _ in csv.reader(lines, strict=True))
+    except (UnicodeDecodeError, csv.Error):
+        return 0
 
 
 def _csv_cells(line: bytes) -> list[str] | None:

@@ -63,3 +63,39 @@ def test_csv_with_lone_cr_line_endings_is_refused_not_lost(tmp_path: Path) -> No
     path.write_bytes(b"specversion,id\r1.0,a\r1.0,b\r")
     with pytest.raises(UsageError, match=r"mac\.csv: CSV lines end in a lone CR"):
         list(read_files([str(path)], run_key=1))
+
+
+_QUOTED_CSV = (
+    b"specversion,id,data.user_agent\r\n"
+    b'1.0,a,"two\r\nlines, one cell"\r\n'  # a quoted cell holding a line break: one row
+    b"1.0,b,plain\r\n"
+    b'1.0,c,"never closed\r\n'  # an open quote that no later line closes ...
+    b"1.0,d,x\r\n"  # ... swallows nothing: both stay rows of their own
+    b'1.0,e,"""q"" \nand ""more"""\n'  # escaped quotes around a break (LF only)
+    b'1.0,f,a"b\n'  # a stray quote inside an unquoted cell is a character
+)
+
+
+@pytest.mark.parametrize("block", [1, 9, 40, 1 << 20])
+def test_a_quoted_cell_may_hold_line_breaks_across_any_block_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
+) -> None:
+    monkeypatch.setattr(collect, "BLOCK_BYTES", block)
+    path = tmp_path / "q.csv"
+    path.write_bytes(_QUOTED_CSV)
+    tables = list(read_files([str(path)], run_key=1))
+    got = {
+        line: (raw, doc, pre)
+        for t in tables
+        for line, raw, doc, pre in zip(
+            *(t.column(c).to_pylist() for c in ("line", "raw", "doc", "pre_reason")), strict=True
+        )
+    }
+    # a row is numbered by its first line; its bytes are its lines joined by their own newlines
+    assert sorted(got) == [2, 4, 5, 6, 7, 9]
+    assert got[2][0] == b'1.0,a,"two\r\nlines, one cell"'  # (CSV: the row's final CR is cut)
+    assert '"user_agent":"two\\r\\nlines, one cell"' in got[2][1]
+    assert got[5] == (b'1.0,c,"never closed', None, "malformed")
+    assert got[6][2] is None and got[9][2] is None
+    assert '"user_agent":"\\"q\\" \\nand \\"more\\""' in got[7][1]
+    assert '"user_agent":"a\\"b"' in got[9][1]

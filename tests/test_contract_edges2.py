@@ -16,40 +16,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 from helpers import cli_json, cli_ok
-
-FRAUD = "bot_user_agents:\n- bot\nattribution_window_s: 3600\nmax_clicks_per_ip_per_minute: 5\n"
-T0 = "2026-01-01T00:00:00Z"
-
-
-def _rules(root: Path, plans: dict[str, str], accounts: str, slas: str | None = None) -> Path:
-    rules = root / "rules"
-    (rules / "plans").mkdir(parents=True)
-    for name, text in plans.items():
-        (rules / "plans" / f"{name}.yaml").write_text(text, encoding="utf-8")
-    (rules / "accounts.yaml").write_text(accounts, encoding="utf-8")
-    (rules / "fraud.yaml").write_text(FRAUD, encoding="utf-8")
-    if slas is not None:
-        (rules / "slas.yaml").write_text(slas, encoding="utf-8")
-    return rules
-
-
-def _ev(
-    id_: str, type_: str, time: str, data: dict, subject: str | None = None, source: str = "s"
-) -> dict:
-    e = {"specversion": "1.0", "id": id_, "source": source, "type": type_, "time": time}
-    if subject is not None:
-        e["subject"] = subject
-    e["data"] = data
-    return e
-
-
-def _jsonl(path: Path, events: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
-    return path
+from scenario import T0, event, plan_yaml, write_jsonl, write_rules
 
 
 def _sms(id_: str, subject: str, time: str = "2026-10-20T10:00:00Z") -> dict:
-    return _ev(id_, "telecom.sms", time, {"subscriber": "x", "destination": "+481"}, subject)
+    return event(id_, "telecom.sms", time, {"subscriber": "x", "destination": "+481"}, subject)
 
 
 def _run(rules: Path, wh: Path, files: list[Path], periods: list[str]) -> None:
@@ -63,14 +34,7 @@ def _invoices(wh: Path, period: str) -> dict[str, dict]:
     return {i["account"]: i for i in inv}
 
 
-def _plan(name: str, charges: str, versions: list[tuple[str, str]] | None = None) -> str:
-    text = f"plan: {name}\ncurrency: EUR\ntimezone: UTC\nversions:\n"
-    for head, ch in versions or [(f"- effective_from: '{T0}'\n", charges)]:
-        text += head + "  charges:\n" + ch
-    return text
-
-
-SMS_PLAN = _plan(
+SMS_PLAN = plan_yaml(
     "p",
     "    telecom.sms: {model: per_unit, price: '0.1005'}\n"
     "    ad.impression: {model: per_unit, price: '1.00'}\n",
@@ -113,16 +77,16 @@ def test_sla_union_incident_rules_probe_ties_and_clipping(tmp_path: Path) -> Non
     - {below: '99.9', percent: '50'}
     applies_to: [telecom.sms]
 """
-    rules = _rules(tmp_path, {"p": SMS_PLAN}, accounts, slas)
+    rules = write_rules(tmp_path, {"p": SMS_PLAN}, accounts, slas)
     ev: list[dict] = []
 
     def inc(n: int, iid: str, state: str, t: str, **kw: object) -> None:
         data = {"incident_id": iid, "service": "portal", "state": state, **kw}
-        ev.append(_ev(f"inc{n}", "quality.incident", t, data, source="noc"))
+        ev.append(event(f"inc{n}", "quality.incident", t, data, source="noc"))
 
     def probe(src: str, id_: str, t: str, ok: bool, region: str = "eu") -> None:
         data = {"service": "portal", "region": region, "ok": ok}
-        ev.append(_ev(id_, "quality.probe", t, data, source=src))
+        ev.append(event(id_, "quality.probe", t, data, source=src))
 
     d = "2026-10-"
     inc(1, "I1", "open", d + "05T00:00:00Z")
@@ -176,9 +140,9 @@ def test_sla_union_incident_rules_probe_ties_and_clipping(tmp_path: Path) -> Non
         probe("p", f"a{i}", f"{d}31T{t}:00Z", False, "ap")
     ev += [_sms(f"sms-{acc}{i}", acc) for acc in "ab" for i in range(10)]
     imp = {"campaign": "c", "ip": "1.1.1.1", "user_agent": "M"}
-    ev += [_ev(f"imp{i}", "ad.impression", d + "20T10:00:00Z", imp, "a") for i in range(3)]
+    ev += [event(f"imp{i}", "ad.impression", d + "20T10:00:00Z", imp, "a") for i in range(3)]
     wh = tmp_path / "wh"
-    _run(rules, wh, [_jsonl(tmp_path / "e.jsonl", ev)], ["2026-10", "2026-11"])
+    _run(rules, wh, [write_jsonl(tmp_path / "e.jsonl", ev)], ["2026-10", "2026-11"])
     inv = _invoices(wh, "2026-10")
     assert inv["a"]["lines"] == [
         {"kind": "usage", "type": "ad.impression", "quantity": "3", "amount": "3.00"},
@@ -212,7 +176,7 @@ def test_exact_availability_picks_tier_cap_zero_credit_and_invoice_membership(
             head += f"  monthly_fee: '{fee}'\n" if fee else ""
             head += f"  minimum_spend: '{mn}'\n" if mn else ""
             versions.append((head, f"    telecom.sms: {{model: per_unit, price: '{price}'}}\n"))
-        return _plan(name, "", versions)
+        return plan_yaml(name, "", versions)
 
     plans = {
         "p1": plan("p1", "1.00", [(T0, None, None)]),
@@ -245,7 +209,7 @@ def test_exact_availability_picks_tier_cap_zero_credit_and_invoice_membership(
         f"    applies_to: [telecom.sms]\n" + (f"    max_credit_percent: '{cap}'\n" if cap else "")
         for n, pc, cap in ((1, 10, None), (2, 10, None), (3, 10, None), (4, 50, 15))
     )
-    rules = _rules(tmp_path, plans, accounts, slas)
+    rules = write_rules(tmp_path, plans, accounts, slas)
     ev = []
     for n, (svc, stop) in enumerate(
         [("s1", "00:44:38.400001"), ("s2", "00:44:38.4"), ("s3", "01:00:00"), ("s4", "01:00:00")]
@@ -253,12 +217,12 @@ def test_exact_availability_picks_tier_cap_zero_credit_and_invoice_membership(
         for state, t in (("open", "00:00:00"), ("resolved", stop)):
             data = {"incident_id": f"I{n}", "service": svc, "state": state}
             ev.append(
-                _ev(f"i{n}{state}", "quality.incident", f"2026-10-02T{t}Z", data, None, "noc")
+                event(f"i{n}{state}", "quality.incident", f"2026-10-02T{t}Z", data, None, "noc")
             )
     for acc, cnt in {"c": 10, "d": 10, "e": 4, "f": 10, "g": 10, "h": 3}.items():
         ev += [_sms(f"sms-{acc}{i}", acc) for i in range(cnt)]
     wh = tmp_path / "wh"
-    _run(rules, wh, [_jsonl(tmp_path / "e.jsonl", ev)], ["2026-10"])
+    _run(rules, wh, [write_jsonl(tmp_path / "e.jsonl", ev)], ["2026-10"])
     inv = _invoices(wh, "2026-10")
     assert sorted(inv) == ["c", "d", "e", "f", "g", "h", "i", "l", "m"]
     assert inv["c"]["lines"][-1] == {"kind": "credit", "availability": "99.900", "amount": "-1.00"}
@@ -285,7 +249,7 @@ def test_sla_times_are_truncated_to_the_microsecond_and_rejected_probes_do_not_c
     availability exactly 99.9: no credit. Probes F F [ok:true but latency_ms "abc": bad_data,
     not a quality record] F T with 3 failures to open: one run of 3, down 180 s ->
     100 x (1 - 180 / 2678400) = 99.99328 -> 99.993, tier below 100: 10 % of 10.00."""
-    plan = _plan("p", "    telecom.sms: {model: per_unit, price: '1.00'}\n")
+    plan = plan_yaml("p", "    telecom.sms: {model: per_unit, price: '1.00'}\n")
     accounts = (
         "accounts:\n- {id: d, plan: p, tax_rate: '0', sla: t2}\n"
         "- {id: e, plan: p, tax_rate: '0', sla: t3}\n"
@@ -303,7 +267,7 @@ def test_sla_times_are_truncated_to_the_microsecond_and_rejected_probes_do_not_c
     - {below: '100', percent: '10'}
     applies_to: [telecom.sms]
 """
-    rules = _rules(tmp_path, {"p": plan}, accounts, slas)
+    rules = write_rules(tmp_path, {"p": plan}, accounts, slas)
     lines = [
         '{"specversion":"1.0","id":"i1","source":"noc","type":"quality.incident",'
         '"time":"2026-10-02T00:00:00Z","data":{"incident_id":"B","service":"s2","state":"open"}}',
@@ -358,7 +322,7 @@ def test_tiered_pricing_boundaries_versions_sessions_and_single_rounding(tmp_pat
     v1 = f"- effective_from: '{T0}'\n"
     ten = [("10", "1"), (None, "0.1")]
     plans = {
-        "g1": _plan(
+        "g1": plan_yaml(
             "g1",
             charge(
                 "telecom.data",
@@ -367,15 +331,15 @@ def test_tiered_pricing_boundaries_versions_sessions_and_single_rounding(tmp_pat
                 "      per: 10\n      increment: 7\n      minimum: 20\n",
             ),
         ),
-        "gv": _plan(
+        "gv": plan_yaml(
             "gv",
             charge("telecom.voice", "graduated", [("60", "0.10"), ("120", "0.05"), (None, "0.01")]),
         ),
-        "vol": _plan(
+        "vol": plan_yaml(
             "vol",
             charge("telecom.data", "volume", [("100", "0.01"), ("200", "0.005"), (None, "0.001")]),
         ),
-        "v2": _plan(
+        "v2": plan_yaml(
             "v2",
             "",
             [
@@ -383,7 +347,7 @@ def test_tiered_pricing_boundaries_versions_sessions_and_single_rounding(tmp_pat
                 (v2, charge("telecom.data", "graduated", ten)),
             ],
         ),
-        "v3": _plan(
+        "v3": plan_yaml(
             "v3",
             "",
             [
@@ -391,7 +355,7 @@ def test_tiered_pricing_boundaries_versions_sessions_and_single_rounding(tmp_pat
                 (v2, charge("telecom.data", "graduated", [("10", "0.0015"), (None, "0.001")])),
             ],
         ),
-        "ses": _plan(
+        "ses": plan_yaml(
             "ses",
             charge(
                 "telecom.data",
@@ -400,7 +364,7 @@ def test_tiered_pricing_boundaries_versions_sessions_and_single_rounding(tmp_pat
                 "      per: 100\n      increment: 100\n",
             ),
         ),
-        "vv": _plan(
+        "vv": plan_yaml(
             "vv",
             charge(
                 "telecom.data",
@@ -427,16 +391,16 @@ def test_tiered_pricing_boundaries_versions_sessions_and_single_rounding(tmp_pat
     accounts = "accounts:\n" + "".join(
         f"- {{id: {a}, plan: {p}, tax_rate: '0'}}\n" for a, p in acc.items()
     )
-    rules = _rules(tmp_path, plans, accounts)
+    rules = write_rules(tmp_path, plans, accounts)
     ev: list[dict] = []
     t5 = "2026-10-05T00:00:00Z"
 
     def data(a: str, b: int, t: str = t5, **kw: object) -> None:
-        ev.append(_ev(f"d{len(ev)}", "telecom.data", t, {"subscriber": "x", "bytes": b, **kw}, a))
+        ev.append(event(f"d{len(ev)}", "telecom.data", t, {"subscriber": "x", "bytes": b, **kw}, a))
 
     def voice(a: str, s: float) -> None:
         d = {"subscriber": "x", "destination": "+48", "duration_s": s}
-        ev.append(_ev(f"v{len(ev)}", "telecom.voice", t5, d, a))
+        ev.append(event(f"v{len(ev)}", "telecom.voice", t5, d, a))
 
     for b in (5, 100, 1):
         data("a", b)
@@ -455,7 +419,7 @@ def test_tiered_pricing_boundaries_versions_sessions_and_single_rounding(tmp_pat
     data("l", 1)
     data("l", 1)
     wh = tmp_path / "wh"
-    _run(rules, wh, [_jsonl(tmp_path / "e.jsonl", ev)], ["2026-10"])
+    _run(rules, wh, [write_jsonl(tmp_path / "e.jsonl", ev)], ["2026-10"])
     got = {
         a: [(ln["quantity"], ln["amount"]) for ln in i["lines"]]
         for a, i in _invoices(wh, "2026-10").items()
@@ -483,7 +447,7 @@ def test_invoice_numbers_follow_code_points_tax_half_up_and_rebill_is_identical(
     "a" < "aa" < "b" < "Ä"), usage or not. Tax half up: 0.30 x 15 % = 0.045 -> 0.05;
     0.30 x 33.333 % = 0.099999 -> 0.10; 0.10 x 5 % = 0.005 -> 0.01; 0.10 x 0.5 % -> 0.00.
     Billing again, and after an unrelated November record, prints the same bytes."""
-    plan = _plan("p", "    telecom.sms: {model: per_unit, price: '0.10'}\n")
+    plan = plan_yaml("p", "    telecom.sms: {model: per_unit, price: '0.10'}\n")
     rates = {
         "b": "5",
         "B": "15",
@@ -497,14 +461,14 @@ def test_invoice_numbers_follow_code_points_tax_half_up_and_rebill_is_identical(
     accounts = "accounts:\n" + "".join(
         f"- {{id: '{a}', plan: p, tax_rate: '{r}'}}\n" for a, r in rates.items()
     )
-    rules = _rules(tmp_path, {"p": plan}, accounts)
+    rules = write_rules(tmp_path, {"p": plan}, accounts)
     ev = [
         _sms(f"{a}{i}", a, "2026-10-05T00:00:00Z")
         for a, n in {"b": 1, "B": 3, "Ä": 1, "Z": 3}.items()
         for i in range(n)
     ]
     wh = tmp_path / "wh"
-    _run(rules, wh, [_jsonl(tmp_path / "e.jsonl", ev)], ["2026-10"])
+    _run(rules, wh, [write_jsonl(tmp_path / "e.jsonl", ev)], ["2026-10"])
     args = ("export", "invoices", "--warehouse", wh, "--period", "2026-10")
     first = cli_ok(*args).stdout
     got = [(i["invoice_number"], i["account"], i["tax"]) for i in json.loads(first)]
@@ -520,7 +484,7 @@ def test_invoice_numbers_follow_code_points_tax_half_up_and_rebill_is_identical(
     ]
     cli_ok("bill", "--rules", rules, "--warehouse", wh, "--period", "2026-10")
     assert cli_ok(*args).stdout == first
-    late = _jsonl(tmp_path / "late.jsonl", [_sms("late", "a", "2026-11-05T00:00:00Z")])
+    late = write_jsonl(tmp_path / "late.jsonl", [_sms("late", "a", "2026-11-05T00:00:00Z")])
     _run(rules, wh, [late], ["2026-11", "2026-10"])
     assert cli_ok(*args).stdout == first
 
@@ -529,32 +493,32 @@ def test_flags_with_period_and_statement_counts(tmp_path: Path) -> None:
     """Contract 6: `export flags --period` lists only the flags of records of that period; a
     statement counts accepted clicks even when unbilled (no_tariff), and an orphan click of
     November appears in November's statement only."""
-    plan = _plan("p", "    ad.impression: {model: per_unit, price: '1.00'}\n")
-    rules = _rules(tmp_path, {"p": plan}, "accounts:\n- {id: d, plan: p, tax_rate: '0'}\n")
+    plan = plan_yaml("p", "    ad.impression: {model: per_unit, price: '1.00'}\n")
+    rules = write_rules(tmp_path, {"p": plan}, "accounts:\n- {id: d, plan: p, tax_rate: '0'}\n")
     oct_, nov = "2026-10-10T00:00:0", "2026-11-10T00:00:0"
     ev = [
-        _ev(
+        event(
             "im1",
             "ad.impression",
             oct_ + "0Z",
             {"campaign": "c", "ip": "1", "user_agent": "M"},
             "d",
         ),
-        _ev(
+        event(
             "cl1",
             "ad.click",
             oct_ + "1Z",
             {"impression_id": "im1", "campaign": "c", "ip": "1", "user_agent": "M"},
             "d",
         ),
-        _ev(
+        event(
             "im2",
             "ad.impression",
             oct_ + "0Z",
             {"campaign": "c", "ip": "1", "user_agent": "xBoTx"},
             "d",
         ),
-        _ev(
+        event(
             "cl2",
             "ad.click",
             nov + "1Z",
@@ -563,7 +527,7 @@ def test_flags_with_period_and_statement_counts(tmp_path: Path) -> None:
         ),
     ]
     wh = tmp_path / "wh"
-    _run(rules, wh, [_jsonl(tmp_path / "e.jsonl", ev)], [])
+    _run(rules, wh, [write_jsonl(tmp_path / "e.jsonl", ev)], [])
     flags = {
         p: [
             (f["id"], f["reason"])
@@ -599,14 +563,14 @@ def test_csv_cells_are_typed_by_the_record_types_fields(tmp_path: Path) -> None:
     is bad_data, an empty subject missing_field, specversion `1` missing_field; a column that is
     not a field of the record's type (duration_s of an sms) is a string extra field; `t`/`z`
     lowercase are fine; wrong cell count is malformed; quoted cells are cells."""
-    plan = _plan(
+    plan = plan_yaml(
         "p",
         "".join(
             f"    telecom.{t}: {{model: per_unit, price: '1.00'}}\n"
             for t in ("voice", "data", "sms")
         ),
     )
-    rules = _rules(tmp_path, {"p": plan}, "accounts:\n- {id: a, plan: p, tax_rate: '0'}\n")
+    rules = write_rules(tmp_path, {"p": plan}, "accounts:\n- {id: a, plan: p, tax_rate: '0'}\n")
     hdr = (
         "data.extra,specversion,id,source,type,time,subject,data.subscriber,data.destination,"
         "data.duration_s,data.bytes,data.session.id,data.session.seq,data.session.last,"
@@ -718,7 +682,7 @@ versions:
         camp = "Zeta" if i % 2 else "alpha"
         ua = "GoogleBot" if i == 3 else "Mozilla"
         ev.append(
-            _ev(
+            event(
                 f"imp{i}",
                 "ad.impression",
                 f"2026-10-0{i + 1}T10:00:00.123456Z",
@@ -727,7 +691,7 @@ versions:
             )
         )
         ev.append(
-            _ev(
+            event(
                 f"cl{i}",
                 "ad.click",
                 f"2026-10-0{i + 1}T10:00:05Z",
@@ -741,7 +705,7 @@ versions:
             )
         )
     ev.append(
-        _ev(
+        event(
             "clorph",
             "ad.click",
             "2026-10-09T10:00:05Z",
@@ -750,9 +714,9 @@ versions:
         )
     )
     vd = {"subscriber": "x", "destination": "+48"}
-    ev.append(_ev("v1", "telecom.voice", "2026-10-03T10:00:00Z", vd | {"duration_s": 61.5}, "b"))
+    ev.append(event("v1", "telecom.voice", "2026-10-03T10:00:00Z", vd | {"duration_s": 61.5}, "b"))
     ev.append(
-        _ev(
+        event(
             "v2",
             "telecom.voice",
             "2026-10-03T10:00:10+02:00",
@@ -761,7 +725,7 @@ versions:
         )
     )
     ev.append(
-        _ev(
+        event(
             "v3",
             "telecom.voice",
             "2026-10-03T10:01:00+02:00",
@@ -770,10 +734,10 @@ versions:
         )
     )
     ev.append(
-        _ev("d1", "telecom.data", "2026-10-04T10:00:00Z", {"subscriber": "x", "bytes": 1500}, "b")
+        event("d1", "telecom.data", "2026-10-04T10:00:00Z", {"subscriber": "x", "bytes": 1500}, "b")
     )
     ev.append(
-        _ev("d2", "telecom.data", "2026-10-04T10:00:00Z", {"subscriber": "x", "bytes": 700}, "a")
+        event("d2", "telecom.data", "2026-10-04T10:00:00Z", {"subscriber": "x", "bytes": 700}, "a")
     )
     ev.append(_sms("m1", "b", "2026-10-04T10:00:00Z"))
     ev.append(_sms("m2", "b", "2026-11-04T10:00:00Z"))
@@ -790,10 +754,10 @@ versions:
         data = {"incident_id": iid, "service": "portal", "state": state}
         if planned is not None:
             data["planned"] = planned
-        ev.append(_ev(f"i{n}", "quality.incident", t, data, None, "noc"))
+        ev.append(event(f"i{n}", "quality.incident", t, data, None, "noc"))
     for n, (t, ok) in enumerate([("00:00", False), ("00:10", False), ("00:40", True)]):
         ev.append(
-            _ev(
+            event(
                 f"p{n}",
                 "quality.probe",
                 f"2026-10-12T{t}:00Z",
@@ -822,10 +786,10 @@ versions:
 
     def exports(fmt: str) -> dict[str, str]:
         root = tmp_path / fmt
-        rules = _rules(root, {"p": plan}, accounts, slas)
+        rules = write_rules(root, {"p": plan}, accounts, slas)
         f = root / f"e.{fmt}"
         if fmt == "jsonl":
-            _jsonl(f, ev)
+            write_jsonl(f, ev)
         elif fmt == "csv":
             buf = io.StringIO()
             w = csv.writer(buf, lineterminator="\n")

@@ -34,7 +34,14 @@ SOURCES = ["src-a", "src-b"]
 IDS = [f"e{i}" for i in range(10)]
 CAMPAIGNS = ["autumn", "winter", "Été"]
 IPS = ["10.0.0.1", "10.0.0.2"]
-AGENTS = ["Mozilla/5.0", "Mozilla/5.0 (X11, Linux)", "Googlebot/2.1", "HeadlessChrome"]
+# (one agent holds a line break: a CSV row then spans two lines, its cell quoted)
+AGENTS = [
+    "Mozilla/5.0",
+    "Mozilla/5.0 (X11, Linux)",
+    "Googlebot/2.1",
+    "HeadlessChrome",
+    "Mo\r\nzilla",
+]
 DESTINATIONS = ["+48221234567", "+4860123456", "+441234", "+12025550100", "+33123"]
 SERVICES = ["portal", "network"]
 
