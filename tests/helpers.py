@@ -280,24 +280,40 @@ def jsonl_records(data: bytes) -> int:
 
 
 def csv_records(data: bytes) -> int:
-    """Rows (physical lines) after the header that are not entirely empty. A row is empty when
-    every cell is empty (or white space); a line that is not UTF-8 or not CSV is a record."""
-    import csv
-    import io
-
+    """Rows after the header that are not entirely empty. A row is empty when every cell is
+    empty (or white space); a line that is not UTF-8 or not CSV is a record. A row is one line,
+    or (README, "CSV rows") a line with an odd number of quotes that does not read alone
+    through the next line with an odd number of quotes, when together they read as one row."""
     lines = data.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
-    n = 0
-    for ln in lines[1:]:
-        try:
-            cells = next(csv.reader(io.StringIO(ln.decode("utf-8").rstrip("\r")), strict=True), [])
-        except (UnicodeDecodeError, csv.Error):
+    odd = [i for i, ln in enumerate(lines) if ln.count(b'"') % 2]
+    n, i = 0, 1
+    while i < len(lines):
+        row, nxt = lines[i], i + 1
+        if i in odd and _csv_rows(row) is None:
+            j = next((k for k in odd if k > i), None)
+            if j is not None:
+                joined = b"\n".join(lines[i : j + 1])
+                rows = _csv_rows(joined)
+                if rows is not None and len(rows) == 1 and len(joined) - (j - i) <= 1 << 20:
+                    row, nxt = joined, j + 1
+        rows = _csv_rows(row)
+        if rows is None or any(c.strip() for c in (rows[0] if rows else [])):
             n += 1
-            continue
-        if any(c.strip() for c in cells):
-            n += 1
+        i = nxt
     return n
+
+
+def _csv_rows(text: bytes) -> list[list[str]] | None:
+    """The rows a CSV text reads as, or None when it is not UTF-8 or not CSV."""
+    import csv
+    import io
+
+    try:
+        return list(csv.reader(io.StringIO(text.decode("utf-8").rstrip("\r")), strict=True))
+    except (UnicodeDecodeError, csv.Error):
+        return None
 
 
 def file_records(path: str | Path) -> int:

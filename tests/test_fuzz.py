@@ -550,10 +550,9 @@ def query_events_user_agent(row: bytes) -> str:
         return query(wh, "SELECT user_agent FROM events")[0][0]
 
 
-def test_csv_quoted_cell_with_a_line_break_is_two_malformed_rows():
-    """Documented rule (README, contract interpretations): a CSV record is one physical line, so
-    a quoted cell holding a line break leaves two lines with the wrong cell count: both are
-    counted `malformed`, kept verbatim, and the run goes on (nothing lost, nothing crashes)."""
+def test_csv_quoted_cell_with_a_line_break_is_one_record():
+    """Documented rule (README, "CSV rows"): a quoted cell may hold a line break (RFC 4180),
+    so the row spans two lines and is one record, its cell keeping the break."""
     row = csv_rows()[0].replace(b"Mozilla/5.0", b'"Mozilla/5.0\nsecond line"')
     CASES["csv quoting"] += 1
     with tempfile.TemporaryDirectory() as tmp:
@@ -565,7 +564,8 @@ def test_csv_quoted_cell_with_a_line_break_is_two_malformed_rows():
             == 0
         )
         rec = reconcile(wh)
-        assert rec["input"] == 2 and rec["rejected"] == {"malformed": 2}, rec
+        assert rec["input"] == 1 and rec["rejected"] == {}, rec
+        assert query(wh, "SELECT user_agent FROM events") == [("Mozilla/5.0\nsecond line",)]
 
 
 def test_header_only_and_empty_files():
