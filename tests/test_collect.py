@@ -83,14 +83,7 @@ def test_a_quoted_cell_may_hold_line_breaks_across_any_block_size(
     monkeypatch.setattr(collect, "BLOCK_BYTES", block)
     path = tmp_path / "q.csv"
     path.write_bytes(_QUOTED_CSV)
-    tables = list(read_files([str(path)], run_key=1))
-    got = {
-        line: (raw, doc, pre)
-        for t in tables
-        for line, raw, doc, pre in zip(
-            *(t.column(c).to_pylist() for c in ("line", "raw", "doc", "pre_reason")), strict=True
-        )
-    }
+    got = {row[0]: row[1:] for row in _columns(path, "line", "raw", "doc", "pre_reason")}
     # a row is numbered by its first line; its bytes are its lines joined by their own newlines
     assert sorted(got) == [2, 4, 5, 6, 7, 9]
     assert got[2][0] == b'1.0,a,"two\r\nlines, one cell"'  # (CSV: the row's final CR is cut)
@@ -99,3 +92,27 @@ def test_a_quoted_cell_may_hold_line_breaks_across_any_block_size(
     assert got[6][2] is None and got[9][2] is None
     assert '"user_agent":"\\"q\\" \\nand \\"more\\""' in got[7][1]
     assert '"user_agent":"a\\"b"' in got[9][1]
+
+
+def test_a_quoted_row_longer_than_the_bound_stays_separate_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bound keeps a quote that opens far from its close from making one huge record (and
+    from holding a growing carry in memory across blocks)."""
+    monkeypatch.setattr(collect, "MAX_ROW_BYTES", 10)
+    monkeypatch.setattr(collect, "BLOCK_BYTES", 8)
+    path = tmp_path / "long.csv"
+    path.write_bytes(b'a,b\n1,"x\n2,y\n3,z\n4,w"\n5,"s\nt"\n')
+    got = _columns(path, "line", "pre_reason")
+    # lines 2-5 hold 14 bytes (over 10): four rows, the first open (malformed), the last with a
+    # quote inside an unquoted cell (a character); lines 6-7 (6 bytes) are one row
+    assert got == [(2, "malformed"), (3, None), (4, None), (5, None), (6, None)]
+
+
+def _columns(path: Path, *names: str) -> list[tuple]:  # type: ignore[type-arg]
+    """The raw-record rows of a file, as tuples of the named columns."""
+    return [
+        row
+        for t in read_files([str(path)], run_key=1)
+        for row in zip(*(t.column(c).to_pylist() for c in names), strict=True)
+    ]
