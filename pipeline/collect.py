@@ -243,7 +243,7 @@ def join_quoted_rows(
             continue
         if k + 1 == len(odd):  # no later line closes the cell in this block
             rest = pc.sum(pc.binary_length(lines[i:])).as_py() or 0
-            if not final and rest < MAX_ROW_BYTES:
+            if not final and rest <= MAX_ROW_BYTES:
                 return *_joined(lines[:i], numbers[:i], keep[:i], joined), (
                     lines[i:],
                     numbers[i:],
