@@ -58,6 +58,8 @@ def check_inputs(paths: list[str]) -> None:
                 f"input file {p}: unknown format `{path.suffix}`; expected one of "
                 + ", ".join(FORMATS)
             )
+        if path.suffix.lower() == ".parquet":
+            _parquet_file(p).close()  # reads the footer only
 
 
 def read_files(paths: list[str], run_key: int) -> Iterator[pa.Table]:
@@ -479,10 +481,7 @@ def _sql_str(s: str) -> str:
 
 def _read_parquet(path: str, idx: int, run_key: int) -> Iterator[pa.Table]:
     """Parquet: each row rendered to JSON with its columns' Arrow types; row number = line."""
-    try:
-        pf = pq.ParquetFile(path)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is one clear error
-        raise UsageError(f"input file {path}: not a readable Parquet file ({exc})") from exc
+    pf = _parquet_file(path)
     first = 1
     for batch in pf.iter_batches(batch_size=PARQUET_BATCH_ROWS):
         table = pa.Table.from_batches([batch])
@@ -491,6 +490,13 @@ def _read_parquet(path: str, idx: int, run_key: int) -> Iterator[pa.Table]:
         first += len(table)
         raw = docs.cast(pa.binary())
         yield _raw_table(run_key, idx, path, numbers, raw, docs, None)
+
+
+def _parquet_file(path: str) -> pq.ParquetFile:
+    try:
+        return pq.ParquetFile(path)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is one clear error
+        raise UsageError(f"input file {path}: not a readable Parquet file ({exc})") from exc
 
 
 def _render_parquet_docs(table: pa.Table) -> pa.Array:

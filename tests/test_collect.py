@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from helpers import main_inprocess
 
 from pipeline import collect
 from pipeline.collect import read_files
 from pipeline.errors import UsageError
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _rows(path: Path) -> list[tuple[int, bytes]]:
@@ -116,3 +119,18 @@ def _columns(path: Path, *names: str) -> list[tuple]:  # type: ignore[type-arg]
         for t in read_files([str(path)], run_key=1)
         for row in zip(*(t.column(c).to_pylist() for c in names), strict=True)
     ]
+
+
+def test_an_unreadable_parquet_file_stops_the_run_before_anything_is_written(
+    tmp_path: Path,
+) -> None:
+    good = tmp_path / "a.jsonl"
+    good.write_text('{"specversion": "1.0"}\n', encoding="utf-8")
+    bad = tmp_path / "b.parquet"
+    bad.write_bytes(b"PAR1 but not really")
+    wh = tmp_path / "wh"
+    r = main_inprocess(
+        "replay", "--quiet", "--rules", REPO / "rating_rules", "--warehouse", wh, good, bad
+    )
+    assert r.returncode == 1 and "b.parquet: not a readable Parquet file" in r.stderr, r
+    assert not wh.exists()  # found before the warehouse is made, not halfway through the run
