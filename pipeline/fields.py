@@ -1,6 +1,6 @@
 """The event types and their data fields (contract section 1), as data.
 
-One table drives CSV cell typing (collect), validation (validate) and the canonical columns of
+One table drives CSV cell typing (csv_input), validation (validate) and the canonical columns of
 accepted events (schemas/warehouse.sql), so the three cannot disagree.
 """
 

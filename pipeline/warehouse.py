@@ -25,12 +25,12 @@ import numpy as np
 import pyarrow as pa
 
 from . import outbox
-from .collect import RAW_SCHEMA
 from .config import lock_timeout_s, memory_limit
 from .correlate import correlate
 from .errors import UsageError, WarehouseBusy, WarehouseError
 from .fraud import MINUTE_KEY_SQL, PAIR_KEY_SQL, judge_fraud
 from .rate import rate, write_rule_tables
+from .raw_input import RAW_SCHEMA
 from .ruleset import RuleSet
 from .validate import register_functions, validate_sql
 

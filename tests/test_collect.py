@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from helpers import main_inprocess
 
-from pipeline import collect
+from pipeline import csv_input, raw_input
 from pipeline.collect import read_files
 from pipeline.errors import UsageError
 
@@ -26,7 +26,7 @@ def _rows(path: Path) -> list[tuple[int, bytes]]:
 def test_line_numbers_and_bytes_survive_any_block_size(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
 ) -> None:
-    monkeypatch.setattr(collect, "BLOCK_BYTES", block)
+    monkeypatch.setattr(raw_input, "BLOCK_BYTES", block)
     lines = [b'{"a":1}', b"", b"  ", b'{"b":"\xc3\xa9"}', b"\xff\xfe", b'{"c":3}']
     path = tmp_path / "x.jsonl"
     path.write_bytes(b"\n".join(lines))  # no newline at the end of the file
@@ -83,7 +83,7 @@ _QUOTED_CSV = (
 def test_a_quoted_cell_may_hold_line_breaks_across_any_block_size(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
 ) -> None:
-    monkeypatch.setattr(collect, "BLOCK_BYTES", block)
+    monkeypatch.setattr(raw_input, "BLOCK_BYTES", block)
     path = tmp_path / "q.csv"
     path.write_bytes(_QUOTED_CSV)
     got = {row[0]: row[1:] for row in _columns(path, "line", "raw", "doc", "pre_reason")}
@@ -102,8 +102,8 @@ def test_a_quoted_row_longer_than_the_bound_stays_separate_lines(
 ) -> None:
     """The bound keeps a quote that opens far from its close from making one huge record (and
     from holding a growing carry in memory across blocks)."""
-    monkeypatch.setattr(collect, "MAX_ROW_BYTES", 10)
-    monkeypatch.setattr(collect, "BLOCK_BYTES", 8)
+    monkeypatch.setattr(csv_input, "MAX_ROW_BYTES", 10)
+    monkeypatch.setattr(raw_input, "BLOCK_BYTES", 8)
     path = tmp_path / "long.csv"
     path.write_bytes(b'a,b\n1,"x\n2,y\n3,z\n4,w"\n5,"s\nt"\n')
     got = _columns(path, "line", "pre_reason")

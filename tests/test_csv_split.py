@@ -11,7 +11,7 @@ import pyarrow as pa
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from pipeline.collect import _csv_block, _csv_cells, _doc_columns, _render_csv_docs
+from pipeline.csv_input import _csv_block, _csv_cells, _doc_columns, _render_csv_docs
 from pipeline.validate import register_functions, validate_sql
 
 HEADER = ["specversion", "id", "source", "type", "time", "subject", "data.bytes"]

@@ -1,6 +1,6 @@
 """The wire format of `events.raw`: one raw record per message, and back.
 
-A message carries one row of `collect.RAW_SCHEMA`, so the worker rebuilds exactly the table the
+A message carries one row of `raw_input.RAW_SCHEMA`, so the worker rebuilds exactly the table the
 batch reader would have produced and both modes share every later stage:
 
 - value: the JSON document when the reader rendered one (`doc`, CSV and Parquet rows; marked by
@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
-from ..collect import RAW_SCHEMA
+from ..raw_input import RAW_SCHEMA
 
 RAW_TOPIC = "events.raw"
 # Partitions only spread load: the warehouse re-judges everything ingested in (run, file_idx,

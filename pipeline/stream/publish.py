@@ -54,7 +54,7 @@ def drop_blank(table: pa.Table) -> pa.Table:
 
 
 def publish(broker_url: str, batches: Iterable[pa.Table], topic: str = RAW_TOPIC) -> int:
-    """Send every row of `batches` (`collect.RAW_SCHEMA` tables), in order; return how many.
+    """Send every row of `batches` (`raw_input.RAW_SCHEMA` tables), in order; return how many.
 
     Returns after the broker acknowledged every message; raises if any could not be delivered.
     """

@@ -17,8 +17,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
-from pipeline.collect import RAW_SCHEMA
 from pipeline.errors import BrokerError
+from pipeline.raw_input import RAW_SCHEMA
 from pipeline.stream.app import make_app, raw_topic
 from pipeline.stream.broker import bootstrap_servers, cluster_id, require_broker
 from pipeline.stream.messages import (
