@@ -18,7 +18,6 @@ import pyarrow.parquet as pq
 from .csv_input import read_csv
 from .errors import UsageError
 from .raw_input import (
-    RAW_SCHEMA,
     chunked,
     iter_line_blocks,
     json_object_sql,
@@ -153,4 +152,4 @@ def _arrow_kind(t: pa.DataType) -> str:
     return str(t)
 
 
-__all__ = ["RAW_SCHEMA", "check_inputs", "prefetch", "read_files"]
+__all__ = ["check_inputs", "prefetch", "read_files"]
