@@ -27,8 +27,9 @@ STEPS: list[tuple[bool, str] | str] = [
     # Records sharing a (source, id) with a new one: the first in input order wins.
     (
         SCOPED_ONLY,
-        "CREATE OR REPLACE TEMP TABLE k_id AS"
-        " SELECT DISTINCT key_hash FROM events WHERE eid > $since",
+        # (found by the integer key alone, then fetched by eid: see fraud.SCOPE_SQL)
+        "CREATE OR REPLACE TEMP TABLE k_id AS SELECT eid FROM events SEMI JOIN"
+        " (SELECT DISTINCT key_hash FROM events WHERE eid > $since) USING (key_hash)",
     ),
     # (an aggregate over the keys that repeat, not a window over every record: nearly every
     # (source, id) is unique, and sorting a million one-row partitions costs seconds; the keys
@@ -137,9 +138,11 @@ STEPS: list[tuple[bool, str] | str] = [
 # A full rebuild (`since` = 0 on empty derived tables) puts every record in scope: the key
 # tables and the semi-joins that restrict each step to them are skipped, same logic otherwise.
 _SCOPED = {
-    "by_id": "SEMI JOIN k_id USING (key_hash)",  # a shared hash only widens the scope
-    "by_part": "SEMI JOIN k_part USING (subject, type, session_id, session_seq)",
-    "by_sess": "SEMI JOIN k_sess USING (subject, type, session_id)",
+    "by_id": "SEMI JOIN k_id USING (eid)",  # a shared hash only widens the scope
+    # (the NULL test, implied by the join, is pushed into the scan: most records are no parts)
+    "by_part": "SEMI JOIN k_part USING (subject, type, session_id, session_seq)"
+    " WHERE e.session_id IS NOT NULL",
+    "by_sess": "SEMI JOIN k_sess USING (subject, type, session_id) WHERE e.session_id IS NOT NULL",
 }
 _FULL = {
     "by_id": "",
