@@ -17,9 +17,14 @@ import duckdb
 
 from .ruleset import RuleSet, Sla
 
+# The non-duplicate records of one quality type. Their ids are found first (a scan of `type`
+# alone), then the rows are read by id: filtering the whole history's rows by type while
+# joining their state made DuckDB decode every string of every record (0.3-0.8 s at 10M).
 _QUALITY = """
-SELECT e.* FROM events e JOIN event_state d USING (eid)
-WHERE NOT d.dup AND e.type = '{type}'
+SELECT e.* FROM events e SEMI JOIN (
+  SELECT eid FROM event_state SEMI JOIN (SELECT eid FROM events WHERE type = '{type}') USING (eid)
+  WHERE NOT dup
+) USING (eid)
 """
 
 # One incident per incident_id: from its earliest `open` to its latest `resolved`; planned,
