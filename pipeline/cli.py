@@ -5,7 +5,6 @@ with the traceback only under `--debug`."""
 from __future__ import annotations
 
 import importlib
-import json
 import sys
 import traceback
 from typing import Any
@@ -13,7 +12,7 @@ from typing import Any
 import click
 import duckdb
 
-from . import exports
+from . import exports, json_text
 from .config import DEFAULT_RULES, default_warehouse
 from .errors import PipelineError
 
@@ -53,7 +52,7 @@ metrics_file_option = click.option(
 
 def emit(value: Any) -> None:
     """JSON to standard output: the contract's exports."""
-    click.echo(json.dumps(value, indent=1, ensure_ascii=False))
+    click.echo(json_text.dumps(value))
 
 
 class LazyGroup(click.Group):
@@ -192,7 +191,7 @@ def export_statement(warehouse: str, period: str, account: str, fmt: str, out: s
     if out is None:
         emit(value)
     else:
-        _deliver(json.dumps(value, indent=1, ensure_ascii=False) + "\n", out)
+        _deliver(json_text.dumps(value) + "\n", out)
 
 
 def _deliver(content: str, out: str | None) -> None:
