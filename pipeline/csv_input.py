@@ -23,6 +23,13 @@ from .raw_input import iter_line_blocks, json_object_sql, raw_table, split_lines
 def read_csv(path: str, idx: int, run_key: int) -> Iterator[pa.Table]:
     """CSV: one record per row after the header (a row is one line, or several when a quoted
     cell holds line breaks); cells typed by the record's type."""
+    with duckdb.connect() as con:  # one for the file: a connection costs 10-30 ms to open
+        yield from _read_csv(con, path, idx, run_key)
+
+
+def _read_csv(
+    con: duckdb.DuckDBPyConnection, path: str, idx: int, run_key: int
+) -> Iterator[pa.Table]:
     header: list[str] | None = None
     first_line = 1
     carry: tuple[pa.Array, np.ndarray] | None = None  # an open quoted row, continued next block
@@ -49,10 +56,10 @@ def read_csv(path: str, idx: int, run_key: int) -> Iterator[pa.Table]:
             numbers = np.concatenate([carry[1], numbers])
         lines, numbers, carry = join_quoted_rows(lines, numbers, final=False)
         if len(lines):
-            yield from _csv_block(path, idx, run_key, header, lines, numbers)
+            yield from _csv_block(con, path, idx, run_key, header, lines, numbers)
     if carry is not None and header is not None:  # (a carry comes after the header)
         lines, numbers, _ = join_quoted_rows(*carry, final=True)
-        yield from _csv_block(path, idx, run_key, header, lines, numbers)
+        yield from _csv_block(con, path, idx, run_key, header, lines, numbers)
 
 
 MAX_ROW_BYTES = 1 << 20
@@ -149,7 +156,7 @@ _NOT_SIMPLE_RE = (
 _ASCII_BLANK_RE = "[ \\t\\n\\x0b\\x0c\\r]*"
 
 _SPLIT_SQL = f"""
-CREATE TEMP TABLE split AS
+CREATE OR REPLACE TEMP TABLE split AS
 SELECT n, raw, txt, simple, CASE WHEN simple THEN string_split(txt, ',') END AS cells
 FROM (SELECT n, raw, txt, txt IS NOT NULL AND NOT regexp_matches(txt, '{_NOT_SIMPLE_RE}') AS simple
       FROM (SELECT n, raw, rtrim(try(decode(raw)), chr(13)) AS txt FROM lines))
@@ -157,14 +164,19 @@ FROM (SELECT n, raw, txt, txt IS NOT NULL AND NOT regexp_matches(txt, '{_NOT_SIM
 
 
 def _csv_block(
-    path: str, idx: int, run_key: int, header: list[str], lines: pa.Array, numbers: np.ndarray
+    con: duckdb.DuckDBPyConnection,
+    path: str,
+    idx: int,
+    run_key: int,
+    header: list[str],
+    lines: pa.Array,
+    numbers: np.ndarray,
 ) -> Iterator[pa.Table]:
     """The block's records: cells split in DuckDB (Python's csv reader only for the rare lines
     with quotes or unusual characters), entirely empty rows dropped, a row with another cell
     count than the header's malformed, the others rendered as JSON documents."""
     width = len(header)
     used = _doc_columns(header)
-    con = duckdb.connect()
     con.register("lines", pa.table({"n": numbers, "raw": lines}))
     con.execute(_SPLIT_SQL)
     odd = con.execute("SELECT n, raw FROM split WHERE NOT simple ORDER BY n").fetchall()
@@ -198,13 +210,12 @@ def _csv_block(
         )
         SELECT n, raw, good{", " + columns if columns else ""} FROM kept ORDER BY n
     """).to_arrow_table()
-    con.close()
     if not table.num_rows:
         return
     good = table.column("good").combine_chunks()
     if width and pc.any(good).as_py():
         cells = table.select([f"c{i}" for i in used.values()])
-        docs = pc.if_else(good, _render_csv_docs(cells, used), None)
+        docs = pc.if_else(good, _render_csv_docs(con, cells, used), None)
     else:
         docs = pa.nulls(table.num_rows, pa.string())
     yield raw_table(
@@ -238,16 +249,16 @@ def _doc_columns(header: list[str]) -> dict[str, int]:
     }
 
 
-def _render_csv_docs(table: pa.Table, used: dict[str, int]) -> pa.Array:
+def _render_csv_docs(
+    con: duckdb.DuckDBPyConnection, table: pa.Table, used: dict[str, int]
+) -> pa.Array:
     """Render each CSV row as a JSON document with the contract's cell typing, in SQL."""
     if not used:  # no column validation reads: every document is empty
         return pa.array(["{}"] * table.num_rows, pa.string())
-    con = duckdb.connect()
     con.register("t", table)
     col_of = {name: f"c{i}" for name, i in used.items()}
     expr = json_object_sql(col_of, _csv_value_sql)
     docs = con.sql(f"SELECT {expr} AS doc FROM t").to_arrow_table().column("doc")
-    con.close()
     return docs.combine_chunks() if docs.num_chunks else pa.array([], pa.string())
 
 

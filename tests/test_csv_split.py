@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from pipeline.csv_input import _csv_block, _csv_cells, _doc_columns, _render_csv_docs
 from pipeline.validate import register_functions, validate_sql
 
+CON = duckdb.connect()  # (reused across examples, as read_csv reuses one per file)
 HEADER = ["specversion", "id", "source", "type", "time", "subject", "data.bytes"]
 
 
@@ -34,7 +35,7 @@ def _oracle(
         doc = None
         if cells is not None and width:
             table = pa.table({f"c{i}": pa.array([c], pa.string()) for i, c in enumerate(cells)})
-            doc = _render_csv_docs(table, _doc_columns(header))[0].as_py()
+            doc = _render_csv_docs(CON, table, _doc_columns(header))[0].as_py()
         out.append((n, raw, doc, None if cells is not None else "malformed"))
     return out
 
@@ -43,7 +44,8 @@ def _split(
     header: list[str], lines: list[bytes]
 ) -> list[tuple[int, bytes, str | None, str | None]]:
     numbers = np.arange(1, len(lines) + 1, dtype=np.int64)
-    tables = list(_csv_block("f.csv", 0, 1, header, pa.array(lines, pa.binary()), numbers))
+    lines_ = pa.array(lines, pa.binary())
+    tables = list(_csv_block(CON, "f.csv", 0, 1, header, lines_, numbers))
     if not tables:
         return []
     t = pa.concat_tables(tables)
@@ -161,9 +163,9 @@ def test_leaving_out_extra_columns_changes_no_validation(
         {f"c{i}": pa.array([r[i] for r in cells], pa.string()) for i in range(len(header))}
     )
     every = {name: i for i, name in enumerate(header)}
-    full = _render_csv_docs(table, every).to_pylist()
+    full = _render_csv_docs(CON, table, every).to_pylist()
     used = _doc_columns(header)
-    reduced = _render_csv_docs(table.select([f"c{i}" for i in used.values()]), used)
+    reduced = _render_csv_docs(CON, table.select([f"c{i}" for i in used.values()]), used)
     assert _validated(reduced.to_pylist()) == _validated(full)
 
 
