@@ -120,8 +120,7 @@ def judge_fraud(con: duckdb.DuckDBPyConnection, settings: FraudSettings, *, full
     for key, text in SCOPES.items():
         sql = sql.replace("{" + key + "}", "" if full else text)
     if not full:
-        for statement in SCOPE_SQL.split(";\n"):
-            con.execute(statement)
+        con.execute(SCOPE_SQL)
         con.execute(
             "DELETE FROM fraud WHERE uid IN (SELECT uid FROM u_chg UNION SELECT uid FROM f_clicks)"
         )
