@@ -120,6 +120,10 @@ def _render_parquet_docs(table: pa.Table) -> pa.Array:
     def value(field: str, col: str, type_col: str | None) -> str:
         if kinds[col] == "plain":
             return f"to_json({col})"
+        if kinds[col] == "float":
+            # NaN and infinities have no JSON number: rendered as text, so a number field holding
+            # one is bad_data (a value, of the column's type, that no number field takes)
+            return f"CASE WHEN isfinite({col}) THEN to_json({col}) ELSE to_json({col}::VARCHAR) END"
         # Any other Arrow type is of no field's type: render it so every check fails.
         return (
             f"CASE WHEN {col} IS NULL THEN NULL ELSE json_object('unsupported', '{kinds[col]}') END"
@@ -132,8 +136,9 @@ def _render_parquet_docs(table: pa.Table) -> pa.Array:
 
 
 def _arrow_kind(t: pa.DataType) -> str:
-    """`plain` for the Arrow types the contract gives fields (string, ints, floats, bool, list of
-    strings: DuckDB renders each as its JSON type); the type's name otherwise."""
+    """`plain` for the Arrow types the contract gives fields (string, ints, bool, list of
+    strings: DuckDB renders each as its JSON type), `float` for floats (whose NaN and infinities
+    need care); the type's name otherwise."""
     if pa.types.is_dictionary(t):
         return _arrow_kind(t.value_type)  # a categorical string column is a string column
     if (
@@ -141,10 +146,11 @@ def _arrow_kind(t: pa.DataType) -> str:
         or pa.types.is_large_string(t)
         or pa.types.is_string_view(t)
         or pa.types.is_integer(t)
-        or pa.types.is_floating(t)
         or pa.types.is_boolean(t)
     ):
         return "plain"
+    if pa.types.is_floating(t):
+        return "float"
     if (pa.types.is_list(t) or pa.types.is_large_list(t)) and (
         pa.types.is_string(t.value_type) or pa.types.is_large_string(t.value_type)
     ):

@@ -147,13 +147,13 @@ def _csv_cells(line: bytes) -> list[str] | None:
 
 # A line is split in SQL when it is valid UTF-8 and has none of the characters that make
 # Python's csv reader (the reference for every other line) do more than split on commas: the
-# quote, NUL, a CR inside the line, or white space beyond ASCII (str.strip() would remove it when
-# judging whether a row is entirely empty). The other lines, rare, go through Python's reader.
+# quote, NUL, a CR inside the line, or white space beyond ASCII (kept out of the SQL path so that
+# any line a reader might treat specially is read by Python's). The other lines, rare, go
+# through Python's reader.
 _NOT_SIMPLE_RE = (
     '["\\x00\\r\\x1c-\\x1f\\x{85}\\x{a0}\\x{1680}\\x{2000}-\\x{200a}'
     "\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}]"
 )
-_ASCII_BLANK_RE = "[ \\t\\n\\x0b\\x0c\\r]*"
 
 _SPLIT_SQL = f"""
 CREATE OR REPLACE TEMP TABLE split AS
@@ -189,7 +189,7 @@ def _csv_block(
                 "raw": pa.array([raw.rstrip(b"\r") for _, raw in odd], pa.binary()),
                 "cells": pa.array(odd_cells, pa.list_(pa.string())),
                 "empty": pa.array(
-                    [c is not None and all(x.strip() == "" for x in c) for c in odd_cells],
+                    [c is not None and all(x == "" for x in c) for c in odd_cells],
                     pa.bool_(),
                 ),
             }
@@ -200,11 +200,9 @@ def _csv_block(
         WITH merged AS (
           SELECT s.n, CASE WHEN s.simple THEN encode(s.txt) ELSE o.raw END AS raw,
                  CASE WHEN s.simple THEN s.cells ELSE o.cells END AS cells,
-                 CASE WHEN s.simple
-                      THEN regexp_full_match(replace(s.txt, ',', ''), '{_ASCII_BLANK_RE}')
-                      ELSE o.empty END AS empty
+                 CASE WHEN s.simple THEN replace(s.txt, ',', '') = '' ELSE o.empty END AS empty
           FROM split s LEFT JOIN odd o USING (n)
-        ), kept AS (   -- an entirely empty row is not a record
+        ), kept AS (   -- an entirely empty row (every cell empty, not blank) is not a record
           SELECT *, cells IS NOT NULL AND len(cells) = {width} AS good FROM merged
           WHERE NOT empty
         )

@@ -13,6 +13,7 @@ from typing import Any
 import duckdb
 
 from .errors import UsageError
+from .invoice import period_bounds
 from .ruleset import RuleSet
 
 CENT = Decimal("0.01")
@@ -125,6 +126,7 @@ def flags(con: duckdb.DuckDBPyConnection, period: str | None) -> list[dict[str, 
     sql = "SELECT source, id, type, subject, reason, status FROM fraud_flags"
     params: list[str] = []
     if period is not None:
+        period_bounds(period)  # a misspelt period is an error, not an empty list
         sql += " WHERE period = ?"
         params.append(period)
     rows = con.execute(sql + " ORDER BY source, id", params).fetchall()

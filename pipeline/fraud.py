@@ -113,6 +113,14 @@ SCOPES = {
 }
 
 
+def _lowered(con: duckdb.DuckDBPyConnection, bots: tuple[str, ...]) -> list[str]:
+    """The bot strings lowercased by DuckDB's `lower`, the function applied to user agents:
+    Python's `str.lower` differs for some letters (`İ`, a final `Σ`), and a user agent equal to
+    a listed string would then not contain it."""
+    rows = con.execute("SELECT list_transform(?::VARCHAR[], lambda b: lower(b))", [list(bots)])
+    return list(rows.fetchall()[0][0] or [])
+
+
 def judge_fraud(con: duckdb.DuckDBPyConnection, settings: FraudSettings, *, full: bool) -> None:
     """Re-judge the ads the last correlation touched (see correlate: `u_new`, `usage_gone`);
     `full`: every ad (the fraud table was emptied)."""
@@ -127,7 +135,7 @@ def judge_fraud(con: duckdb.DuckDBPyConnection, settings: FraudSettings, *, full
     con.execute(
         sql,
         {
-            "bots": [p.lower() for p in settings.bot_user_agents],
+            "bots": _lowered(con, settings.bot_user_agents),
             "window_us": _window_us(settings.attribution_window_s),
             "max_clicks": settings.max_clicks_per_ip_per_minute,
         },

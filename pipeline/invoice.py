@@ -8,6 +8,7 @@ follow ascending account id, so billing the same period again gives the same inv
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,6 +21,8 @@ import duckdb
 from .errors import UsageError
 from .ruleset import Account, Charge, RuleSet
 from .sla import Availability, measure, round_money
+
+PERIOD_RE = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 
 
 @dataclass
@@ -53,8 +56,11 @@ class Invoice:
 
 
 def period_bounds(period: str) -> tuple[datetime, datetime]:
-    """[start, end) of a `YYYY-MM` period, UTC."""
+    """[start, end) of a `YYYY-MM` period, UTC. Exactly that spelling: `strptime` alone would
+    take `2026-1`, and the invoices of one month would then be stored under two keys."""
     try:
+        if not PERIOD_RE.fullmatch(period):
+            raise ValueError(period)
         start = datetime.strptime(period, "%Y-%m").replace(tzinfo=UTC)
     except ValueError:
         raise UsageError(f"period `{period}` is not YYYY-MM (e.g. 2026-10)") from None

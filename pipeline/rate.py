@@ -4,7 +4,9 @@ Pure: the compiled rules become small lookup tables (`plan_*`, `accounts`), and 
 statement prices every usage record. Money never touches binary floating point: quantities are
 integers of 10^-9 units, and each price point is an exact fraction Kn/Kd of money per unit
 (price x off-peak factor / per, computed with `fractions.Fraction`), so a record's amount in
-10^-6 is `floor((2 * q * Kn + 1000 * Kd) / (2000 * Kd))`: exact, rounded half up.
+10^-6 is `floor((2 * q * Kn + 1000 * Kd) / (2000 * Kd))`: exact, rounded half up. That is
+128-bit integer arithmetic in SQL while `2 * q * Kn` fits (any realistic record); a larger one
+(9e18 bytes at a 12-decimal price) is computed by Python's unbounded integers instead.
 """
 
 from __future__ import annotations
@@ -18,6 +20,38 @@ import duckdb
 from .ruleset import Charge, RuleSet
 
 NANO = 10**9  # quantity unit: 10^-9
+HUGEINT_MAX = 2**127 - 1
+AMOUNT_LIMIT = 10**38  # in 10^-6: the largest amount `rating.amount` (DECIMAL(38,6)) holds
+
+
+class AmountOverflow(ValueError):
+    """A record's amount does not fit the warehouse's DECIMAL(38,6) (10^32 and more)."""
+
+
+def exact_amount(q: int, kn: int, kd: int) -> int:
+    """The per-record amount in 10^-6, half up, by unbounded integers (rate.RATE_SQL calls it
+    only where 128 bits would overflow)."""
+    amount = (2 * q * kn + 1000 * kd) // (2000 * kd)
+    if amount >= AMOUNT_LIMIT:
+        raise AmountOverflow(
+            f"a usage record's amount ({amount / 10**6:.6e}) exceeds what the warehouse holds"
+            f" (10^32): quantity {q / NANO:.9e} at price fraction {kn}/{kd}"
+        )
+    return amount
+
+
+def register_functions(con: duckdb.DuckDBPyConnection) -> None:
+    try:
+        con.create_function(
+            "exact_amount",
+            exact_amount,
+            ["HUGEINT", "HUGEINT", "HUGEINT"],
+            "HUGEINT",
+            side_effects=False,
+        )
+    except duckdb.CatalogException:
+        pass  # already registered on this connection
+
 
 RULE_TABLES_SQL = """
 CREATE OR REPLACE TABLE accounts (
@@ -47,8 +81,10 @@ def _k(price: Decimal, factor: Decimal, per: Decimal) -> tuple[str, str]:
 
 def _points(price: Decimal, charge: Charge) -> list[str]:
     """Kn/Kd at peak and off peak (the factor applies only when a peak window is set)."""
-    off = charge.off_peak_factor if charge.peak is not None else Decimal(1)
-    return [*_k(price, Decimal(1), charge.per), *_k(price, off or Decimal(1), charge.per)]
+    # (a factor of 0 is a free off-peak, not a missing factor: test for None, not falsiness)
+    off = charge.off_peak_factor if charge.peak is not None else None
+    factor = Decimal(1) if off is None else off
+    return [*_k(price, Decimal(1), charge.per), *_k(price, factor, charge.per)]
 
 
 def _nano(value: Decimal | None) -> str | None:
@@ -134,7 +170,28 @@ def _naive(dt: datetime | None) -> datetime | None:
     return None if dt is None else dt.astimezone(UTC).replace(tzinfo=None)
 
 
-RATE_SQL = """
+def _qmax(kn: str, kd: str) -> str:
+    """The largest rounded quantity whose `2 * q * Kn + 1000 * Kd` fits 128 bits (NULL: any)."""
+    return f"CASE WHEN {kn} > 0 THEN ({HUGEINT_MAX}::HUGEINT - 1000 * {kd}) // (2 * {kn}) END"
+
+
+def with_qmax(table: str) -> str:
+    """A price-point table with each point's `_qmax`, computed once per row of the small table."""
+    return (
+        f"SELECT *, {_qmax('kn_peak', 'kd_peak')} AS qmax_peak,"
+        f" {_qmax('kn_off', 'kd_off')} AS qmax_off FROM {table}"
+    )
+
+
+def amount(kn: str, kd: str, qmax: str) -> str:
+    return (
+        f"CASE WHEN {qmax} IS NULL OR qr <= {qmax}"
+        f" THEN (2 * qr * {kn} + 1000 * {kd}) // (2000 * {kd})"
+        f" ELSE exact_amount(qr, {kn}, {kd}) END"
+    )
+
+
+RATE_SQL = f"""
 INSERT INTO rating
 -- (`base` is inlined, not materialised: the destination lookup reads a few of its columns for
 -- the few records with destinations, and writing all of it out cost a quarter of rating)
@@ -143,18 +200,19 @@ WITH base AS NOT MATERIALIZED (
          a.valid_from, a.valid_to, v.version, v.effective_from, v.currency, v.timezone,
          c.model, c.per, c.price AS charge_price, c.has_destinations, c.inc_n, c.min_n,
          c.peak_days, c.peak_from, c.peak_to,
-         c.kn_peak, c.kd_peak, c.kn_off, c.kd_off,
+         c.kn_peak, c.kd_peak, c.kn_off, c.kd_off, c.qmax_peak, c.qmax_off,
          -- the wall-clock time in the plan's zone, converted once and only where a peak is set
          CASE WHEN c.peak_days IS NOT NULL THEN timezone(v.timezone, timezone('UTC', u.time))
          END AS local_time
-  FROM usage u {new_scope}
+  FROM usage u {{new_scope}}
   LEFT JOIN accounts a ON a.account = u.subject
   LEFT JOIN plan_versions v ON v.plan = a.plan AND u.time >= v.effective_from
         AND (v.effective_to IS NULL OR u.time < v.effective_to)
-  LEFT JOIN plan_charges c ON c.plan = a.plan AND c.version = v.version AND c.type = u.type
+  LEFT JOIN ({with_qmax("plan_charges")}) c
+         ON c.plan = a.plan AND c.version = v.version AND c.type = u.type
 ), dest AS (
   SELECT b.uid, arg_max(d, length(d.prefix)) AS d
-  FROM base b JOIN plan_destinations d
+  FROM base b JOIN ({with_qmax("plan_destinations")}) d
     ON d.plan = b.plan AND d.version = b.version AND d.type = b.type
    AND starts_with(b.destination, d.prefix)
   WHERE b.has_destinations
@@ -166,7 +224,13 @@ WITH base AS NOT MATERIALIZED (
     CASE WHEN b.has_destinations THEN dest.d.kd_peak ELSE b.kd_peak END AS kdp,
     CASE WHEN b.has_destinations THEN dest.d.kn_off ELSE b.kn_off END AS kno,
     CASE WHEN b.has_destinations THEN dest.d.kd_off ELSE b.kd_off END AS kdo,
-    (b.quantity * 1000000000)::HUGEINT AS qn,
+    CASE WHEN b.has_destinations THEN dest.d.qmax_peak ELSE b.qmax_peak END AS qmp,
+    CASE WHEN b.has_destinations THEN dest.d.qmax_off ELSE b.qmax_off END AS qmo,
+    -- (the product keeps the DECIMAL(38,9) type, which holds it below 10^20 units only: a
+    -- larger quantity is scaled as its integer and fraction parts)
+    CASE WHEN b.quantity < 100000000000000000000 THEN (b.quantity * 1000000000)::HUGEINT
+         ELSE trunc(b.quantity)::HUGEINT * 1000000000
+              + ((b.quantity - trunc(b.quantity)) * 1000000000)::HUGEINT END AS qn,
     -- `to` 24:00 is stored as 00:00 (end of day); windows never wrap midnight (rules.py).
     CASE WHEN b.peak_days IS NULL THEN false ELSE NOT (
       list_contains(b.peak_days, isodow(b.local_time))
@@ -191,8 +255,8 @@ SELECT uid, account, plan, version, effective_from, currency, model, unbilled_re
   CASE WHEN model = 'per_unit' THEN price END,
   CASE WHEN model = 'per_unit' THEN off_peak END,
   CASE WHEN unbilled_reason IS NULL AND model = 'per_unit' THEN
-    (CASE WHEN off_peak THEN (2 * qr * kno + 1000 * kdo) // (2000 * kdo)
-          ELSE (2 * qr * knp + 1000 * kdp) // (2000 * kdp) END)::DECIMAL(38,0)
+    (CASE WHEN off_peak THEN {amount("kno", "kdo", "qmo")}
+          ELSE {amount("knp", "kdp", "qmp")} END)::DECIMAL(38,0)
     * 0.000001::DECIMAL(7,6) END
 FROM judged
 """

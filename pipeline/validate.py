@@ -7,8 +7,9 @@ into unescaped values. JSON `null` and an absent key both come back as SQL NULL,
 the contract asks for (null in an optional field = absent; in a required one = bad). The five
 reasons are then one CASE in the contract's order.
 
-DuckDB's JSON reader tolerates NaN, Infinity and trailing commas, which JSON does not: the rare
-lines that contain those tokens are re-checked by Python's strict parser.
+DuckDB's JSON reader tolerates NaN, Infinity (in any letter case, `inf` too, signed) and
+trailing commas, which JSON does not: the rare lines that contain those tokens are re-checked by
+Python's strict parser.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ TIME_RE = (
 # (Separate `contains` tests and a regex with one literal start are ~6x cheaper than one
 # alternation over every byte of every line.)
 _TRAILING_COMMA_RE = r",[ \t\r\n]*[}\]]"
+# A NaN or infinity token where a value starts. Lines are tested for the letters first, by two
+# regexes with no alternation (0.17 CPU-s per million lines each, against 0.9 for this one).
+_NAN_LETTERS_RE, _INF_LETTERS_RE = "[nN][aA][nN]", "[iI][nN][fF]"
+_NONFINITE_RE = r"[:\[,][ \t\r\n]*-?([nN][aA][nN]|[iI][nN][fF])"
 NONNEG = {"duration_s", "bytes"}  # "number >= 0", "integer >= 0"
 _BLANK_RE = r"^[ \t\r\n\f\v]*$"
 _NEG_ZERO_RE = r"-0+(\.0*)?([eE][-+]?[0-9]+)?"
@@ -157,9 +162,14 @@ def _ceil9(v: str) -> str:
     """A number's text as DECIMAL(38,9), rounded *up* at the 9th decimal (a cast rounds half
     up): the rounding up to a multiple of `increment` (on the 10^-9 grid) is then exact, so a
     call of 60.0000000001 s in 60 s increments is two increments, not one. Exact to the 18th
-    decimal (and within a JSON number's double precision)."""
+    decimal (and within a JSON number's double precision). From 10^20 up the value has no
+    room for 18 decimals (nor, as a double, for any): it is taken as is, and the comparison,
+    which would cast it to 18 decimals and fail, is not made."""
     q9, q18 = f"try_cast({v} AS DECIMAL(38,9))", f"try_cast({v} AS DECIMAL(38,18))"
-    return f"CASE WHEN {q18} > {q9} THEN ({q9} + 0.000000001)::DECIMAL(38,9) ELSE {q9} END"
+    return (
+        f"CASE WHEN {q18} IS NULL THEN {q9}"
+        f" WHEN {q18} > {q9} THEN ({q9} + 0.000000001)::DECIMAL(38,9) ELSE {q9} END"
+    )
 
 
 def _quantity_sql() -> str:
@@ -197,8 +207,10 @@ def validate_sql(batch: str) -> str:
                   -- (most documents start with their brace: ltrim, a copy, only for the others)
                   CASE WHEN NOT starts_with(txt, '{{')
                         AND NOT starts_with(ltrim(txt, ' \t\r\n'), '{{') THEN false
-                       WHEN contains(txt, 'NaN') OR contains(txt, 'Infinity')
-                         OR regexp_matches(txt, '{_TRAILING_COMMA_RE}')
+                       WHEN regexp_matches(txt, '{_TRAILING_COMMA_RE}')
+                         OR ((regexp_matches(txt, '{_NAN_LETTERS_RE}')
+                              OR regexp_matches(txt, '{_INF_LETTERS_RE}'))
+                             AND regexp_matches(txt, '{_NONFINITE_RE}'))
                          THEN strict_json_object(txt)
                        ELSE true END END, false) AS is_obj
       FROM records

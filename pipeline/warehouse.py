@@ -30,9 +30,11 @@ from .correlate import correlate
 from .errors import UsageError, WarehouseBusy, WarehouseError
 from .fraud import MINUTE_KEY_SQL, PAIR_KEY_SQL, judge_fraud
 from .rate import rate, write_rule_tables
+from .rate import register_functions as register_rating
 from .raw_input import RAW_SCHEMA
 from .ruleset import RuleSet
-from .validate import register_functions, validate_sql
+from .validate import register_functions as register_validation
+from .validate import validate_sql
 
 DB_FILE = "warehouse.duckdb"
 DERIVED_TABLES = ("event_state", "usage", "fraud", "rating")
@@ -101,7 +103,8 @@ class Warehouse:
                     wh._migrate()
                 else:
                     wh._check_version()
-                register_functions(con)
+                register_validation(con)
+                register_rating(con)
                 yield wh
             finally:
                 con.close()

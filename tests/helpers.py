@@ -281,7 +281,7 @@ def jsonl_records(data: bytes) -> int:
 
 def csv_records(data: bytes) -> int:
     """Rows after the header that are not entirely empty. A row is empty when every cell is
-    empty (or white space); a line that is not UTF-8 or not CSV is a record. A row is one line,
+    the empty string (a cell of white space is not empty: README, "CSV rows"); a line that is not UTF-8 or not CSV is a record. A row is one line,
     or (README, "CSV rows") a line with an odd number of quotes that does not read alone
     through the next line with an odd number of quotes, when together they read as one row."""
     lines = data.split(b"\n")
@@ -299,7 +299,7 @@ def csv_records(data: bytes) -> int:
                 if rows is not None and len(rows) == 1 and len(joined) - (j - i) <= 1 << 20:
                     row, nxt = joined, j + 1
         rows = _csv_rows(row)
-        if rows is None or any(c.strip() for c in (rows[0] if rows else [])):
+        if rows is None or any(c != "" for c in (rows[0] if rows else [])):
             n += 1
         i = nxt
     return n

@@ -1,0 +1,305 @@
+"""A fourth set of contract edge cases, found by an audit of the contract against the
+implementation; each expected value is computed by hand from CONTRACT.md:
+
+- `malformed` (2.1): NaN and infinity tokens in any letter case, anywhere in the object;
+- `bad_data` (1): a Parquet double column holding NaN or an infinity;
+- CSV (1, 2): a row of white-space cells is not "entirely empty", so it is a record;
+- the outcome of every record, always (2): quantities too large for 18 decimals, and amounts too
+  large for 128-bit intermediate products, are rated, not a failed run;
+- `bot_user_agent` (2.4): "case-insensitively" holds for letters whose lowercase differs
+  between Python and DuckDB;
+- rating (3.1): an `off_peak_factor` of 0 makes off-peak free;
+- `--period YYYY-MM` (6): exactly that spelling, for every command that takes it.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from helpers import assert_balanced, main_inprocess, query
+from scenario import event, plan_yaml, write_jsonl, write_rules
+
+D = "2026-10-05T"  # a Monday
+ACCOUNTS = "accounts:\n- {id: a, plan: p, tax_rate: '0'}\n"
+
+
+def _run(*args: Any) -> str:
+    r = main_inprocess(*map(str, args))
+    assert r.returncode == 0, (
+        f"pipeline {' '.join(map(str, args))} exited {r.returncode}:\n{r.stderr}"
+    )
+    return r.stdout
+
+
+def _replay(rules: Path, wh: Path, *files: Path) -> None:
+    _run("replay", "--quiet", "--rules", rules, "--warehouse", wh, *files)
+
+
+def _outcomes(wh: Path) -> dict[str, tuple[str, str | None]]:
+    """Outcome and reason by id; a rejected record (no id) by `line N`."""
+    sql = "SELECT coalesce(id, 'line ' || line), outcome, reason FROM record_outcomes"
+    return {i: (o, r) for i, o, r in query(wh, sql)}
+
+
+def _usage_lines(rules: Path, wh: Path) -> dict[str, tuple[str, str]]:
+    _run("bill", "--rules", rules, "--warehouse", wh, "--period", "2026-10")
+    (inv,) = json.loads(_run("export", "invoices", "--warehouse", wh, "--period", "2026-10"))
+    return {
+        ln["type"]: (ln["quantity"], ln["amount"]) for ln in inv["lines"] if ln["kind"] == "usage"
+    }
+
+
+def _plan(charges: str) -> str:
+    return plan_yaml("p", charges)
+
+
+def _impression(id_: str, extra: str) -> str:
+    """An otherwise valid impression line with `extra` spliced into its data object."""
+    return (
+        f'{{"specversion":"1.0","id":"{id_}","source":"s","type":"ad.impression",'
+        f'"time":"{D}10:00:00Z","subject":"a","data":{{"campaign":"c","ip":"1.1.1.1",'
+        f'"user_agent":"ua"{extra}}}}}'
+    )
+
+
+def test_nan_and_infinity_in_any_case_are_not_json(tmp_path: Path) -> None:
+    """2.1 `malformed`: "not a JSON object". JSON has no NaN or infinity, in any spelling the
+    JSON reader tolerates; the same letters inside a string are just text."""
+    rules = write_rules(
+        tmp_path, {"p": _plan("    ad.impression: {model: per_unit, price: '1'}\n")}, ACCOUNTS
+    )
+    extras = {
+        "n1": ',"x":nan',
+        "n2": ',"x":NAN',
+        "n3": ',"x":-inf',
+        "n4": ',"x": Infinity',
+        "n5": ',"x":[1, -INF]',
+        "n6": ',"x":{"y":inF}',
+        "ok1": ',"x":"nan, inf: -Infinity"',
+        "ok2": ',"x":"financial info"',
+    }
+    path = tmp_path / "e.jsonl"
+    path.write_text("".join(_impression(i, x) + "\n" for i, x in extras.items()), encoding="utf-8")
+    wh = tmp_path / "wh"
+    _replay(rules, wh, path)
+    got = _outcomes(wh)
+    assert got == {
+        **{f"line {k}": ("rejected", "malformed") for k in range(1, 7)},
+        "ok1": ("rated", None),
+        "ok2": ("rated", None),
+    }
+
+
+def test_parquet_nan_or_infinite_number_is_bad_data(tmp_path: Path) -> None:
+    """1: a Parquet value of the right column type that no number takes (NaN is not >= 0, nor
+    a number at all) is `bad_data`, not `malformed` (the row is an object)."""
+    rules = write_rules(
+        tmp_path, {"p": _plan("    telecom.voice: {model: per_unit, price: '1'}\n")}, ACCOUNTS
+    )
+    n = 3
+    path = tmp_path / "v.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "specversion": ["1.0"] * n,
+                "id": ["nan", "inf", "ok"],
+                "source": ["s"] * n,
+                "type": ["telecom.voice"] * n,
+                "time": [f"{D}10:00:00Z"] * n,
+                "subject": ["a"] * n,
+                "data.subscriber": ["x"] * n,
+                "data.destination": ["+48"] * n,
+                "data.duration_s": pa.array([float("nan"), float("inf"), 60.5], pa.float64()),
+            }
+        ),
+        path,
+    )
+    wh = tmp_path / "wh"
+    _replay(rules, wh, path)
+    assert _outcomes(wh) == {
+        "line 1": ("rejected", "bad_data"),
+        "line 2": ("rejected", "bad_data"),
+        "ok": ("rated", None),
+    }
+
+
+def test_csv_row_of_white_space_is_a_record(tmp_path: Path) -> None:
+    """2: every CSV row "that is not entirely empty" is a record. `,,` is entirely empty; a
+    row with a space in a cell is not, and with the header's cell count it lacks `specversion`:
+    `missing_field`. A lone space is one cell of three: `malformed`."""
+    rules = write_rules(
+        tmp_path, {"p": _plan("    telecom.sms: {model: per_unit, price: '1'}\n")}, ACCOUNTS
+    )
+    path = tmp_path / "e.csv"
+    path.write_bytes(b"specversion,id,source\n,,\n ,,\n \n,,\xc2\xa0\n")
+    wh = tmp_path / "wh"
+    _replay(rules, wh, path)
+    rows = query(wh, "SELECT line, reason FROM rejected ORDER BY line")
+    assert rows == [(3, "missing_field"), (4, "malformed"), (5, "missing_field")]
+    rec = json.loads(_run("export", "reconcile", "--warehouse", wh))
+    assert_balanced(rec, 3)
+
+
+def test_huge_quantities_are_rated_exactly_not_a_failed_run(tmp_path: Path) -> None:
+    """2: every record ends in one outcome. A voice call of 1e20 s has no room for 18 decimals
+    (the rounding-up step must not fail on it); 9e18 bytes at a 12-decimal price per MiB makes
+    `2 * q * Kn` larger than 128 bits: the amount is still exact.
+    data: 9e18 / 1048576 * 0.123456789012 = 1059638119800.5676269531...
+    -> 1059638119800.567627 (6 places, half up) -> line 1059638119800.57."""
+    rules = write_rules(
+        tmp_path,
+        {
+            "p": _plan(
+                "    telecom.voice: {model: per_unit, price: '1.00'}\n"
+                "    telecom.data: {model: per_unit, price: '0.123456789012', per: 1048576}\n"
+                "    telecom.sms: {model: per_unit, price: '1.00'}\n"
+            )
+        },
+        ACCOUNTS,
+    )
+    path = tmp_path / "e.jsonl"
+    path.write_text(
+        '{"specversion":"1.0","id":"v","source":"s","type":"telecom.voice",'
+        f'"time":"{D}10:00:00Z","subject":"a",'
+        '"data":{"subscriber":"x","destination":"+48","duration_s":1e20}}\n'
+        '{"specversion":"1.0","id":"d","source":"s","type":"telecom.data",'
+        f'"time":"{D}10:00:00Z","subject":"a",'
+        '"data":{"subscriber":"x","bytes":9000000000000000000}}\n'
+        '{"specversion":"1.0","id":"s","source":"s","type":"telecom.sms",'
+        f'"time":"{D}10:00:00Z","subject":"a","data":{{"subscriber":"x","destination":"+48"}}}}\n',
+        encoding="utf-8",
+    )
+    wh = tmp_path / "wh"
+    _replay(rules, wh, path)
+    assert {v[0] for v in _outcomes(wh).values()} == {"rated"}
+    exact = Decimal(9 * 10**18) / Decimal(1048576) * Decimal("0.123456789012")
+    amount = exact.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
+    assert query(wh, "SELECT amount FROM usage_outcomes WHERE id = 'd'") == [(amount,)]
+    assert _usage_lines(rules, wh) == {
+        "telecom.voice": ("100000000000000000000", "100000000000000000000.00"),
+        "telecom.data": ("9000000000000000000", "1059638119800.57"),
+        "telecom.sms": ("1", "1.00"),
+    }
+
+
+def test_exact_amount_refuses_an_amount_the_warehouse_cannot_hold() -> None:
+    from pipeline.rate import AmountOverflow, exact_amount
+
+    # q in 10^-9 units, the amount in 10^-6, half up: 3 units at 1/2 = 1.5; 1.001e-6 units at
+    # 1/2 = 0.5005e-6 -> 1e-6; 0.999e-6 units -> 0
+    assert exact_amount(3 * 10**9, 1, 2) == 1_500_000
+    assert (exact_amount(1001, 1, 2), exact_amount(999, 1, 2)) == (1, 0)
+    assert exact_amount(10**30, 10**10, 3) == (2 * 10**40 + 3000) // 6000  # 2qKn > 2^127
+    with pytest.raises(AmountOverflow, match="exceeds what the warehouse holds"):
+        exact_amount(10**45, 10**10, 1)
+
+
+def test_bot_strings_match_whatever_their_letters(tmp_path: Path) -> None:
+    """2.4 rule 1: `user_agent` contains, case-insensitively, a listed string. A user agent
+    equal to the listed string always contains it, even for letters (`İ`, a final `Σ`) whose
+    lowercase differs between libraries."""
+    fraud = (
+        "bot_user_agents: ['İbot', 'ΟΣ']\n"
+        "attribution_window_s: 600\nmax_clicks_per_ip_per_minute: 5\n"
+    )
+    rules = write_rules(
+        tmp_path,
+        {
+            "p": _plan(
+                "    ad.impression: {model: per_unit, price: '1'}\n"
+                "    ad.click: {model: per_unit, price: '1'}\n"
+            )
+        },
+        ACCOUNTS,
+        fraud=fraud,
+    )
+    imp = {"campaign": "c", "ip": "1.1.1.1"}
+    events = [
+        event("i1", "ad.impression", f"{D}10:00:00Z", {**imp, "user_agent": "İbot"}, "a"),
+        event("i2", "ad.impression", f"{D}10:00:00Z", {**imp, "user_agent": "ΟΣ"}, "a"),
+        event("i3", "ad.impression", f"{D}10:00:00Z", {**imp, "user_agent": "Mozilla/5.0"}, "a"),
+        event(
+            "c1",
+            "ad.click",
+            f"{D}10:00:05Z",
+            {**imp, "user_agent": "Mozilla İBOT/1.0", "impression_id": "i3"},
+            "a",
+        ),
+    ]
+    wh = tmp_path / "wh"
+    _replay(rules, wh, write_jsonl(tmp_path / "e.jsonl", events))
+    assert _outcomes(wh) == {
+        "i1": ("invalid", "bot_user_agent"),
+        "i2": ("invalid", "bot_user_agent"),
+        "i3": ("rated", None),
+        "c1": ("invalid", "bot_user_agent"),
+    }
+
+
+def test_off_peak_factor_zero_makes_off_peak_free(tmp_path: Path) -> None:
+    """3.1: amount = q / per * price * factor, the factor applying outside `peak`. A factor of
+    0 is a price of 0 off peak, not a missing factor. Two 60 s calls on a Monday, at 12:00
+    (peak: 1.00) and at 20:00 (off peak: 0.00); an SMS with a destination price on Saturday
+    (off peak: 0.00)."""
+    peak = "peak: {days: [mon, tue, wed, thu, fri], from: '08:00', to: '18:00'}"
+    rules = write_rules(
+        tmp_path,
+        {
+            "p": _plan(
+                f"    telecom.voice: {{model: per_unit, per: 60, price: '1.00', {peak},"
+                " off_peak_factor: '0'}\n"
+                "    telecom.sms: {model: per_unit,"
+                f" destinations: [{{prefix: '+', price: '0.50'}}], {peak},"
+                " off_peak_factor: '0.0'}\n"
+            )
+        },
+        ACCOUNTS,
+    )
+    call = {"subscriber": "x", "destination": "+48", "duration_s": 60}
+    events = [
+        event("v1", "telecom.voice", f"{D}12:00:00Z", call, "a"),
+        event("v2", "telecom.voice", f"{D}20:00:00Z", call, "a"),
+        event(
+            "s1",
+            "telecom.sms",
+            "2026-10-10T12:00:00Z",
+            {"subscriber": "x", "destination": "+48"},
+            "a",
+        ),
+    ]
+    wh = tmp_path / "wh"
+    _replay(rules, wh, write_jsonl(tmp_path / "e.jsonl", events))
+    amounts = dict(query(wh, "SELECT id, amount FROM usage_outcomes"))
+    assert amounts == {"v1": Decimal("1.000000"), "v2": Decimal("0E-6"), "s1": Decimal("0E-6")}
+    assert _usage_lines(rules, wh) == {
+        "telecom.voice": ("120", "1.00"),
+        "telecom.sms": ("1", "0.00"),
+    }
+
+
+@pytest.mark.parametrize("period", ["2026-1", "2026-13", "26-10", "2026-10x", "2026-00"])
+def test_period_is_spelled_exactly_yyyy_mm(tmp_path: Path, period: str) -> None:
+    """6: `--period YYYY-MM`. `2026-1` would otherwise bill January under a second key (and
+    number its invoices INV-20261-...); a misspelt period for `export flags` would print an
+    empty list as if there were no flags."""
+    rules = write_rules(
+        tmp_path, {"p": _plan("    telecom.sms: {model: per_unit, price: '1'}\n")}, ACCOUNTS
+    )
+    wh = tmp_path / "wh"
+    _replay(rules, wh, write_jsonl(tmp_path / "e.jsonl", []))
+    commands = [
+        ("bill", "--rules", rules, "--warehouse", wh, "--period", period),
+        ("export", "invoices", "--warehouse", wh, "--period", period),
+        ("export", "statement", "--warehouse", wh, "--period", period, "--account", "a"),
+        ("export", "flags", "--warehouse", wh, "--period", period),
+    ]
+    for args in commands:
+        r = main_inprocess(*map(str, args))
+        assert r.returncode == 1, (args, r.stdout, r.stderr)
+        assert f"period `{period}` is not YYYY-MM" in r.stderr
