@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .errors import UsageError
-from .fields import CSV_DATA_FIELDS, ENVELOPE
+from .fields import CSV_DATA_FIELDS, ENVELOPE, EXACT_NUMBERS
 from .raw_input import iter_line_blocks, json_object_sql, raw_table, split_lines
 
 
@@ -256,8 +256,39 @@ def _render_csv_docs(
     con.register("t", table)
     col_of = {name: f"c{i}" for name, i in used.items()}
     expr = json_object_sql(col_of, _csv_value_sql)
-    docs = con.sql(f"SELECT {expr} AS doc FROM t").to_arrow_table().column("doc")
+    docs = con.sql(_exact_numbers(f"SELECT *, {expr} AS doc FROM t", col_of))
+    docs = docs.to_arrow_table().column("doc")
     return docs.combine_chunks() if docs.num_chunks else pa.array([], pa.string())
+
+
+def _exact_numbers(rendered: str, col_of: dict[str, str]) -> str:
+    """`json_object` re-reads a number through a double (`0.30000000000000001` becomes `0.3`):
+    each quantity's digits as written are put back into the rendered document."""
+    doc = "doc"
+    for name in EXACT_NUMBERS:
+        col = col_of.get(f"data.{name}")
+        if col is None:
+            continue
+        cell = f"NULLIF({col}, '')"
+        num = _csv_number(cell)
+        doc = (
+            f"CASE WHEN regexp_full_match({cell}, '{_CSV_PATTERNS['number']}')"
+            f" THEN replace({doc}, '\"{name}\":' || json({num}), '\"{name}\":' || {num})"
+            f" ELSE {doc} END"
+        )
+    return f"SELECT {doc} AS doc FROM ({rendered})"
+
+
+_CSV_PATTERNS = {
+    "integer": "^-?[0-9]+$",
+    "number": "^-?[0-9]+(\\.[0-9]+)?$",
+    "bool": "^(true|false)$",
+}
+
+
+def _csv_number(cell: str) -> str:
+    """A number cell as JSON text: JSON forbids leading zeros ("007"), the digits stay."""
+    return f"regexp_replace({cell}, '^(-?)0+([0-9])', '\\1\\2')"
 
 
 def _csv_value_sql(field: str, col: str, type_col: str | None) -> str:
@@ -269,16 +300,11 @@ def _csv_value_sql(field: str, col: str, type_col: str | None) -> str:
     if kind is None or type_col is None:
         return as_string
     types, ftype = kind
-    pattern = {
-        "integer": "^-?[0-9]+$",
-        "number": "^-?[0-9]+(\\.[0-9]+)?$",
-        "bool": "^(true|false)$",
-    }.get(ftype)
+    pattern = _CSV_PATTERNS.get(ftype)
     if pattern is None:
         return as_string
     type_list = ", ".join(f"'{t}'" for t in types)
     return (
         f"CASE WHEN {type_col} IN ({type_list}) AND regexp_full_match({cell}, '{pattern}') "
-        # JSON forbids leading zeros ("007"): drop them, keeping the exact digits otherwise
-        f"THEN json(regexp_replace({cell}, '^(-?)0+([0-9])', '\\1\\2')) ELSE {as_string} END"
+        f"THEN json({_csv_number(cell)}) ELSE {as_string} END"
     )

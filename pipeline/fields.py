@@ -51,6 +51,10 @@ EVENT_FIELDS: dict[str, tuple[Field, ...]] = {
     ),
 }
 
+# Number fields that are a rated quantity: read from their digits as written, never through a
+# double (validate._exact_number_text; CSV cells: csv_input._render_csv_docs)
+EXACT_NUMBERS = ("duration_s",)
+
 USAGE_TYPES = ("ad.click", "ad.impression", "telecom.data", "telecom.sms", "telecom.voice")
 SESSION_FIELDS = (Field("id", "str"), Field("seq", "integer"), Field("last", "bool"))
 

@@ -18,7 +18,7 @@ import json
 
 import duckdb
 
-from .fields import ENVELOPE, EVENT_FIELDS, SESSION_FIELDS, USAGE_TYPES, Field
+from .fields import ENVELOPE, EVENT_FIELDS, EXACT_NUMBERS, SESSION_FIELDS, USAGE_TYPES, Field
 
 TIME_RE = (
     r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:"
@@ -84,6 +84,30 @@ def _text_of(frag: str) -> str:
         f" WHEN contains({f}, '\\') THEN json_extract_string({frag}, '$')"
         f" ELSE substr({f}, 2, length({f}) - 2) END"
     )
+
+
+_WS = "[ \\t\\r\\n]*"
+
+
+def _value_text(path: str) -> str:
+    exact = path.startswith("data.") and path[5:] in EXACT_NUMBERS
+    return _exact_number_text(path) if exact else _text_of(_frag(path))
+
+
+def _exact_number_text(path: str) -> str:
+    """A number's text as written, not as a double renders it: the fragment is re-serialised
+    from a double, so `60.000000000000001` would read as `60.0` and `99999999.999999999` as
+    `100000000.0`. An integer's fragment is exact; a number with a fraction or exponent is
+    read from the document, where its key occurs once (`"duration_s"` then `:` cannot occur
+    inside a string) and the digits found read as the same double as the parsed value; any
+    doubt leaves the fragment's text."""
+    frag, text = _frag(path), _text_of(_frag(path))
+    key = f'"{path.rsplit(".", 1)[-1]}"{_WS}:'
+    found = f"regexp_extract_all(txt, '{key}{_WS}(-?[0-9][0-9.eE+-]*)', 1)"
+    return f"""CASE WHEN {frag} IS NULL OR NOT regexp_matches({frag}, '^-?[0-9].*[.eE]') THEN {text}
+      WHEN len(regexp_extract_all(txt, '{key}')) = 1 AND len({found}) = 1
+       AND try_cast({found}[1] AS DOUBLE) = try_cast({frag}::VARCHAR AS DOUBLE)
+      THEN {found}[1] ELSE {text} END"""
 
 
 def _is_str(path: str) -> str:
@@ -161,14 +185,17 @@ def _reason_sql() -> str:
 def _ceil9(v: str) -> str:
     """A number's text as DECIMAL(38,9), rounded *up* at the 9th decimal (a cast rounds half
     up): the rounding up to a multiple of `increment` (on the 10^-9 grid) is then exact, so a
-    call of 60.0000000001 s in 60 s increments is two increments, not one. Exact to the 18th
-    decimal (and within a JSON number's double precision). From 10^20 up the value has no
-    room for 18 decimals (nor, as a double, for any): it is taken as is, and the comparison,
+    call of 60.0000000001 s in 60 s increments is two increments, not one. Exact at any number
+    of decimals (digits past the 18th are tested as text, in a number without exponent). From
+    10^20 up the value has no room for 18 decimals: it is taken as is, and the comparison,
     which would cast it to 18 decimals and fail, is not made."""
     q9, q18 = f"try_cast({v} AS DECIMAL(38,9))", f"try_cast({v} AS DECIMAL(38,18))"
+    up = f"({q9} + 0.000000001)::DECIMAL(38,9)"
     return (
-        f"CASE WHEN {q18} IS NULL THEN {q9}"
-        f" WHEN {q18} > {q9} THEN ({q9} + 0.000000001)::DECIMAL(38,9) ELSE {q9} END"
+        f"CASE WHEN {q18} IS NULL THEN {q9} WHEN {q18} > {q9} THEN {up}"
+        # digits 10 to 18 all zero (q9 was not rounded up): a non-zero digit further on
+        f" WHEN {q18} = {q9} AND regexp_matches({v}, '^[^eE]*[.][0-9]{{18}}[0-9]*[1-9]')"
+        f" THEN {up} ELSE {q9} END"
     )
 
 
@@ -218,7 +245,7 @@ def validate_sql(batch: str) -> str:
       SELECT *, CASE WHEN is_obj THEN json_transform(txt, '{_spec("JSON")}') END AS j
       FROM parsed
     ), vals AS (
-      SELECT *, {", ".join(f"{_text_of(_frag(p))} AS {_val(p)}" for p in _all_paths())}
+      SELECT *, {", ".join(f"{_value_text(p)} AS {_val(p)}" for p in _all_paths())}
       FROM typed
     ), timed AS (
       SELECT *, CASE WHEN starts_with(j.time, '"')

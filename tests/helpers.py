@@ -281,9 +281,10 @@ def jsonl_records(data: bytes) -> int:
 
 def csv_records(data: bytes) -> int:
     """Rows after the header that are not entirely empty. A row is empty when every cell is
-    the empty string (a cell of white space is not empty: README, "CSV rows"); a line that is not UTF-8 or not CSV is a record. A row is one line,
-    or (README, "CSV rows") a line with an odd number of quotes that does not read alone
-    through the next line with an odd number of quotes, when together they read as one row."""
+    the empty string (a cell of white space is not empty: README, "CSV rows"); a line that is
+    not UTF-8 or not CSV is a record. A row is one line, or (README, "CSV rows") a line with an
+    odd number of quotes that does not read alone through the next line with an odd number of
+    quotes, when together they read as one row."""
     lines = data.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()

@@ -303,3 +303,56 @@ def test_period_is_spelled_exactly_yyyy_mm(tmp_path: Path, period: str) -> None:
         r = main_inprocess(*map(str, args))
         assert r.returncode == 1, (args, r.stdout, r.stderr)
         assert f"period `{period}` is not YYYY-MM" in r.stderr
+
+
+def test_quantities_keep_the_digits_as_written(tmp_path: Path) -> None:
+    """3.1 "Money is decimal ... never binary floating point": a duration is read from its
+    digits, not through a double (which reads 99999999.999999999 as 100000000), then rounded
+    up at the 9th decimal (README, "Number precision"). Per second at 1.00, no increment; the
+    CSV file's cells the same. Sum of the JSON calls:
+    99999999.999999999 + 12345678.123456789 + 60.000000001 (60.000000000000001 rounded up)
+    + 9007199254740993 = 9007199367086732.123456789; the line amount is that, half up."""
+    rules = write_rules(
+        tmp_path, {"p": _plan("    telecom.voice: {model: per_unit, price: '1.00'}\n")}, ACCOUNTS
+    )
+    durations = [
+        "99999999.999999999",
+        "12345678.123456789",
+        "60.000000000000001",
+        "9007199254740993.0",
+    ]
+    path = tmp_path / "e.jsonl"
+    path.write_text(
+        "".join(
+            f'{{"specversion":"1.0","id":"v{i}","source":"s","type":"telecom.voice",'
+            f'"time":"{D}10:00:00Z","subject":"a",'
+            f'"data":{{"subscriber":"x","destination":"+48","duration_s":{d}}}}}\n'
+            for i, d in enumerate(durations)
+        ),
+        encoding="utf-8",
+    )
+    header = (
+        "specversion,id,source,type,time,subject,data.subscriber,data.destination,data.duration_s"
+    )
+    csv_path = tmp_path / "e.csv"
+    csv_path.write_text(
+        header + "\n" + f"1.0,c0,s,telecom.voice,{D}11:00:00Z,a,x,+48,0.30000000000000001\n",
+        encoding="utf-8",
+    )
+    wh = tmp_path / "wh"
+    _replay(rules, wh, path, csv_path)
+    got = dict(query(wh, "SELECT id, quantity FROM usage_outcomes"))
+    assert got == {
+        "v0": Decimal("99999999.999999999"),
+        "v1": Decimal("12345678.123456789"),
+        "v2": Decimal("60.000000001"),
+        "v3": Decimal("9007199254740993"),
+        "c0": Decimal("0.300000001"),
+    }
+    total = sum(got.values())
+    assert _usage_lines(rules, wh) == {
+        "telecom.voice": (
+            str(total.normalize()),
+            str(total.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)),
+        )
+    }
