@@ -254,7 +254,8 @@ pairs_file_option = click.option(
 )
 
 
-@flags.command("dismiss")
+# (an event id may start with '-': an unknown option is then read as one, not refused)
+@flags.command("dismiss", context_settings={"ignore_unknown_options": True})
 @warehouse_option
 @click.option("--note", default=None, help="Why, recorded with who and when.")
 @pairs_file_option
@@ -264,7 +265,7 @@ def flags_dismiss(warehouse: str, note: str | None, file: Any, ids: tuple[str, .
     _review("dismissed", warehouse, ids, note, file)
 
 
-@flags.command("confirm")
+@flags.command("confirm", context_settings={"ignore_unknown_options": True})
 @warehouse_option
 @click.option("--note", default=None, help="Why, recorded with who and when.")
 @pairs_file_option

@@ -16,6 +16,14 @@ import duckdb
 from .ruleset import FraudSettings
 
 
+def fold_sql(text: str) -> str:
+    """Case folding for rule 1's "case-insensitively": DuckDB's `lower`, then the two common
+    letters whose lowercase is not their fold (a final sigma, ς, folds to σ as Σ lowers to; ß to
+    ss as the capital SS lowers to). The bot strings and the user agents go through the same
+    expression, so a user agent equal to a listed string always contains it."""
+    return f"replace(replace(lower({text}), 'ς', 'σ'), 'ß', 'ss')"
+
+
 def _window_us(window_s: Decimal) -> int:
     """The attribution window in whole microseconds (the precision every comparison uses)."""
     return int(window_s * 1_000_000)
@@ -72,7 +80,7 @@ WITH grp AS (     -- rule 3 needs every click of the scope's (subject, impressio
     ON i.subject = c.subject AND i.id = c.impression_id
    AND i.time BETWEEN c.time - to_microseconds($window_us) AND c.time
 ), r12 AS (
-  SELECT g.*, len(list_filter($bots, lambda p: contains(lower(g.user_agent), p))) > 0 AS bot,
+  SELECT g.*, len(list_filter($bots, lambda p: contains({fold_ua_g}, p))) > 0 AS bot,
          a.uid IS NULL AS unattributed
   FROM grp g LEFT JOIN attributed a USING (uid)
 ), firsts AS (    -- rule 3: of the attributed clicks on one impression, the first counts
@@ -99,8 +107,9 @@ SELECT uid, reason FROM clicks WHERE reason IS NOT NULL
 UNION ALL
 SELECT uid, 'bot_user_agent' FROM usage {new_scope}
 WHERE type = 'ad.impression'
-  AND len(list_filter($bots, lambda p: contains(lower(user_agent), p))) > 0
+  AND len(list_filter($bots, lambda p: contains({fold_ua}, p))) > 0
 """
+_FOLDED = {"fold_ua_g": fold_sql("g.user_agent"), "fold_ua": fold_sql("user_agent")}
 
 
 # Each step's restriction to the scope; a full rebuild has everything in scope and skips them.
@@ -114,10 +123,11 @@ SCOPES = {
 
 
 def _lowered(con: duckdb.DuckDBPyConnection, bots: tuple[str, ...]) -> list[str]:
-    """The bot strings lowercased by DuckDB's `lower`, the function applied to user agents:
-    Python's `str.lower` differs for some letters (`İ`, a final `Σ`), and a user agent equal to
-    a listed string would then not contain it."""
-    rows = con.execute("SELECT list_transform(?::VARCHAR[], lambda b: lower(b))", [list(bots)])
+    """The bot strings folded by `fold_sql`, the expression applied to user agents (Python's
+    `str.lower` differs from DuckDB's `lower` for some letters, `İ` among them)."""
+    rows = con.execute(
+        f"SELECT list_transform(?::VARCHAR[], lambda b: {fold_sql('b')})", [list(bots)]
+    )
     return list(rows.fetchall()[0][0] or [])
 
 
@@ -127,6 +137,8 @@ def judge_fraud(con: duckdb.DuckDBPyConnection, settings: FraudSettings, *, full
     sql = JUDGE_SQL
     for key, text in SCOPES.items():
         sql = sql.replace("{" + key + "}", "" if full else text)
+    for key, text in _FOLDED.items():
+        sql = sql.replace("{" + key + "}", text)
     if not full:
         con.execute(SCOPE_SQL)
         con.execute(

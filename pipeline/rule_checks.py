@@ -67,10 +67,15 @@ class Num:
     high: Decimal | None = None
 
 
-PRICE = Num(places=12)  # price, fees, factors, tax rate
+# Upper bounds keep every value, and what rating and billing compute from it, inside the
+# warehouse's types (DECIMAL(38,12) holds less than 10^26; a window in microseconds, 64 bits):
+# a larger one would stop the run inside DuckDB, naming neither file nor entry.
+HIGH = Decimal(10**20)
+PRICE = Num(places=12, high=HIGH)  # price, fees, factors, tax rate
 PERCENT = Num(places=12, high=Decimal(100))
-QUANTITY = Num(places=9)  # minimum, attribution window
-POSITIVE_QUANTITY = Num(places=9, strict=True)  # per, increment, up_to
+QUANTITY = Num(places=9, high=HIGH)  # minimum
+POSITIVE_QUANTITY = Num(places=9, strict=True, high=HIGH)  # per, increment, up_to
+WINDOW = Num(places=9, high=Decimal(10**12))  # attribution window (s): ~31,700 years
 
 
 # --- how values are shown ------------------------------------------------------------------

@@ -27,6 +27,7 @@ from pipeline.rule_checks import (
     POSITIVE_QUANTITY,
     PRICE,
     QUANTITY,
+    WINDOW,
     Where,
     clock,
     number,
@@ -361,7 +362,7 @@ def _optional_time(doc: dict[str, Any], key: str, where: Where) -> datetime | No
 def _load_fraud(file: Path) -> FraudSettings:
     """Thresholds of the fraud rules (contract 2.4); the schema bounds the integer one."""
     doc = read_rule_file(file, "fraud")
-    window = number(doc["attribution_window_s"], Where(str(file), "attribution_window_s"), QUANTITY)
+    window = number(doc["attribution_window_s"], Where(str(file), "attribution_window_s"), WINDOW)
     return FraudSettings(
         bot_user_agents=tuple(doc["bot_user_agents"]),
         attribution_window_s=window,

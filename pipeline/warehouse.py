@@ -40,9 +40,9 @@ DB_FILE = "warehouse.duckdb"
 DERIVED_TABLES = ("event_state", "usage", "fraud", "rating")
 LOCK_FILE = ".lock"
 # 4: records and usage carry integer keys (duplicates, fraud groups), fraud_flags its uid;
-# 5: the outcome feed's outbox. A writing command upgrades a version-2, -3 or -4 warehouse in
-# place.
-SCHEMA_VERSION = "5"
+# 5: the outcome feed's outbox; 6: reviews apply per reason (views only). A writing command
+# upgrades a version-2 to -5 warehouse in place.
+SCHEMA_VERSION = "6"
 
 
 def _schema_text(name: str) -> str:

@@ -8,12 +8,13 @@ SELECT * EXCLUDE (reason, raw) FROM records WHERE reason IS NULL;
 CREATE OR REPLACE VIEW rejected AS
 SELECT run_key, file_idx, file, line, reason, raw FROM records WHERE reason IS NOT NULL;
 
--- The latest review of each flagged record.
+-- The latest review of each flagged record under each reason it was reviewed under (a flag
+-- whose reason changes and changes back finds its earlier review again).
 CREATE OR REPLACE VIEW current_reviews AS
-SELECT source, id, arg_max(status, seq) AS status, arg_max(reason, seq) AS reason,
+SELECT source, id, reason, arg_max(status, seq) AS status,
        arg_max(note, seq) AS note, arg_max(reviewer, seq) AS reviewer,
-       max(reviewed_at) AS reviewed_at
-FROM flag_reviews GROUP BY source, id;
+       arg_max(reviewed_at, seq) AS reviewed_at
+FROM flag_reviews GROUP BY source, id, reason;
 
 -- Every record a fraud rule marks, given everything ingested. A review applies to the flag
 -- with the reason it was reviewed under; new evidence that changes the reason opens a new flag.

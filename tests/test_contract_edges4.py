@@ -356,3 +356,173 @@ def test_quantities_keep_the_digits_as_written(tmp_path: Path) -> None:
             str(total.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)),
         )
     }
+
+
+def test_money_beyond_28_digits_is_summed_and_printed_exactly(tmp_path: Path) -> None:
+    """5: subtotal = sum of lines, total = subtotal + tax, amounts strings with 2 decimals, at
+    any size the warehouse holds (Python's default 28-digit decimals would round the subtotal
+    and fail to print it). data: (9000000000000000001 + 1) bytes at 100000000 per byte =
+    900000000000000000200000000.00; sms 0.01; fee 0.01; tax 23% of
+    900000000000000000200000000.02 = 207000000000000000046000000.0046 -> .00."""
+    plan = (
+        "plan: p\ncurrency: EUR\ntimezone: UTC\nversions:\n"
+        "- effective_from: '2026-01-01T00:00:00Z'\n  monthly_fee: '0.01'\n  charges:\n"
+        "    telecom.data: {model: per_unit, price: '100000000'}\n"
+        "    telecom.sms: {model: per_unit, price: '0.01'}\n"
+    )
+    rules = write_rules(tmp_path, {"p": plan}, "accounts:\n- {id: a, plan: p, tax_rate: '23'}\n")
+    events = [
+        event(
+            "d1",
+            "telecom.data",
+            f"{D}10:00:00Z",
+            {"subscriber": "x", "bytes": 9000000000000000001},
+            "a",
+        ),
+        event("d2", "telecom.data", f"{D}11:00:00Z", {"subscriber": "x", "bytes": 1}, "a"),
+        event("s1", "telecom.sms", f"{D}12:00:00Z", {"subscriber": "x", "destination": "+48"}, "a"),
+    ]
+    wh = tmp_path / "wh"
+    _replay(rules, wh, write_jsonl(tmp_path / "e.jsonl", events))
+    assert _usage_lines(rules, wh) == {
+        "telecom.data": ("9000000000000000002", "900000000000000000200000000.00"),
+        "telecom.sms": ("1", "0.01"),
+    }
+    (inv,) = json.loads(_run("export", "invoices", "--warehouse", wh, "--period", "2026-10"))
+    assert (inv["subtotal"], inv["tax"], inv["total"]) == (
+        "900000000000000000200000000.02",
+        "207000000000000000046000000.00",
+        "1107000000000000000246000000.02",
+    )
+
+
+@pytest.mark.parametrize(
+    ("file", "text", "entry"),
+    [
+        (
+            "slas.yaml",
+            "slas:\n  gold:\n    service: api\n    applies_to: [telecom.sms]\n"
+            "    probe_failures_to_open: 3000000000\n"
+            "    credits: [{below: '99.9', percent: '10'}]\n",
+            "probe_failures_to_open",
+        ),
+        (
+            "fraud.yaml",
+            "bot_user_agents: [bot]\nattribution_window_s: 10000000000000000\n"
+            "max_clicks_per_ip_per_minute: 5\n",
+            "attribution_window_s",
+        ),
+        (
+            "plans/p.yaml",
+            plan_yaml(
+                "p", "    telecom.sms: {model: per_unit, price: '1000000000000000000000000'}\n"
+            ),
+            "price",
+        ),
+    ],
+)
+def test_rule_values_beyond_the_warehouse_types_are_rule_errors(
+    tmp_path: Path, file: str, text: str, entry: str
+) -> None:
+    """3: a rule file that does not validate stops the run with an error naming the file, the
+    entry and the problem (not a failure inside the database, exit 3, naming neither)."""
+    rules = write_rules(
+        tmp_path, {"p": _plan("    telecom.sms: {model: per_unit, price: '1'}\n")}, ACCOUNTS
+    )
+    (rules / file).write_text(text, encoding="utf-8")
+    r = main_inprocess(
+        "replay",
+        "--quiet",
+        "--rules",
+        str(rules),
+        "--warehouse",
+        str(tmp_path / "wh"),
+        str(write_jsonl(tmp_path / "e.jsonl", [])),
+    )
+    assert r.returncode == 1, r.stderr
+    assert Path(file).name in r.stderr and entry in r.stderr, r.stderr
+
+
+def test_a_review_applies_again_when_its_reason_comes_back(tmp_path: Path) -> None:
+    """2.4 / 6: a dismissal applies to the flag with the reason it was reviewed under. Click x
+    comes 20 minutes after its impression: with a 600 s window it is an orphan (dismissed);
+    with a 3600 s window and at most 1 click per IP and minute, x and y (same IP, same minute)
+    are ip_velocity (confirmed); back to the first rules, x is an orphan again: dismissed, so
+    rated."""
+    fraud_a = "bot_user_agents: [bot]\nattribution_window_s: 600\nmax_clicks_per_ip_per_minute: 3\n"
+    fraud_b = (
+        "bot_user_agents: [bot]\nattribution_window_s: 3600\nmax_clicks_per_ip_per_minute: 1\n"
+    )
+    charges = (
+        "    ad.impression: {model: per_unit, price: '1'}\n"
+        "    ad.click: {model: per_unit, price: '1'}\n"
+    )
+    rules = write_rules(tmp_path, {"p": _plan(charges)}, ACCOUNTS, fraud=fraud_a)
+    ad = {"campaign": "c", "ip": "9.9.9.9", "user_agent": "Mozilla/5.0"}
+    events = [
+        event("i1", "ad.impression", f"{D}09:40:00Z", ad, "a"),
+        event("x", "ad.click", f"{D}10:00:00Z", {**ad, "impression_id": "i1"}, "a", source="ct"),
+        event("i2", "ad.impression", f"{D}09:59:00Z", ad, "a"),
+        event("y", "ad.click", f"{D}10:00:10Z", {**ad, "impression_id": "i2"}, "a", source="ct"),
+    ]
+    wh = tmp_path / "wh"
+    _replay(rules, wh, write_jsonl(tmp_path / "e1.jsonl", events))
+    flags = json.loads(_run("export", "flags", "--warehouse", wh))
+    assert [(f["id"], f["reason"], f["status"]) for f in flags] == [("x", "orphan_click", "open")]
+    _run("flags", "dismiss", "--warehouse", wh, "ct", "x")
+    (rules / "fraud.yaml").write_text(fraud_b, encoding="utf-8")
+    _replay(rules, wh, write_jsonl(tmp_path / "e2.jsonl", []))
+    _run("flags", "confirm", "--warehouse", wh, "ct", "x")
+    (rules / "fraud.yaml").write_text(fraud_a, encoding="utf-8")
+    _replay(rules, wh, write_jsonl(tmp_path / "e3.jsonl", []))
+    flags = json.loads(_run("export", "flags", "--warehouse", wh))
+    assert [(f["id"], f["reason"], f["status"]) for f in flags] == [
+        ("x", "orphan_click", "dismissed")
+    ]
+    assert _outcomes(wh)["x"] == ("rated", None)
+
+
+def test_an_event_id_starting_with_a_dash_can_be_reviewed(tmp_path: Path) -> None:
+    """6: `flags dismiss EVENT_SOURCE EVENT_ID`; an id is any non-empty string, `-5` too."""
+    charges = "    ad.click: {model: per_unit, price: '1'}\n"
+    rules = write_rules(tmp_path, {"p": _plan(charges)}, ACCOUNTS)
+    ad = {"campaign": "c", "ip": "9.9.9.9", "user_agent": "u", "impression_id": "none"}
+    wh = tmp_path / "wh"
+    _replay(
+        rules,
+        wh,
+        write_jsonl(
+            tmp_path / "e.jsonl", [event("-5", "ad.click", f"{D}10:00:00Z", ad, "a", "-s")]
+        ),
+    )
+    _run("flags", "dismiss", "--warehouse", wh, "-s", "-5")
+    flags = json.loads(_run("export", "flags", "--warehouse", wh))
+    assert [(f["source"], f["id"], f["status"]) for f in flags] == [("-s", "-5", "dismissed")]
+
+
+def test_bot_strings_match_under_case_folding(tmp_path: Path) -> None:
+    """2.4 rule 1, "case-insensitively": `ΛΌΓΟΣ` is `λόγος` in capitals (a final ς and σ are
+    one letter), `STRASSE` is `straße`."""
+    fraud = (
+        "bot_user_agents: ['λόγος', 'straße']\n"
+        "attribution_window_s: 600\nmax_clicks_per_ip_per_minute: 5\n"
+    )
+    rules = write_rules(
+        tmp_path,
+        {"p": _plan("    ad.impression: {model: per_unit, price: '1'}\n")},
+        ACCOUNTS,
+        fraud=fraud,
+    )
+    imp = {"campaign": "c", "ip": "1.1.1.1"}
+    uas = {"g": "ΛΌΓΟΣ crawler", "s": "STRASSE-bot", "n": "Mozilla/5.0"}
+    events = [
+        event(k, "ad.impression", f"{D}10:00:00Z", {**imp, "user_agent": v}, "a")
+        for k, v in uas.items()
+    ]
+    wh = tmp_path / "wh"
+    _replay(rules, wh, write_jsonl(tmp_path / "e.jsonl", events))
+    assert _outcomes(wh) == {
+        "g": ("invalid", "bot_user_agent"),
+        "s": ("invalid", "bot_user_agent"),
+        "n": ("rated", None),
+    }
