@@ -191,14 +191,24 @@ class Warehouse:
         files: list[str] | None = None,
         offsets: dict[tuple[str, int], int] | None = None,
         cluster: str = "",
+        once: bool = False,
     ) -> IngestSummary:
         """Store raw-record batches (validated), count them per run, store the stream offsets
-        they end at, and re-judge what they affect: all in one transaction."""
+        they end at, and re-judge what they affect: all in one transaction. `once`: a record
+        whose (run_key, file_idx, line) is already stored, or repeats in the batches, is not
+        stored again (a broker can deliver a message twice: a producer retries a send whose
+        acknowledgement was lost, and the log then holds two copies)."""
         summary = IngestSummary()
         with self.transaction() as con:
             changed = self.record_rules(rules, command, rebuild=False)
             base = self.last_eid()
-            self._store(batches, summary, command, files, rules.digest)
+            runs: list[int] | None = None
+            if once:
+                batches = list(batches)
+                runs = sorted(
+                    {k for t in batches for k in t.column("run_key").unique().to_pylist()}
+                )
+            self._store(batches, summary, command, files, rules.digest, runs)
             for (topic, partition), nxt in (offsets or {}).items():
                 con.execute(
                     "INSERT OR REPLACE INTO stream_offsets VALUES (?, ?, ?, ?)",
@@ -214,10 +224,12 @@ class Warehouse:
         command: str,
         files: list[str] | None,
         digest: str,
+        runs: list[int] | None = None,
     ) -> None:
         """Validate every batch into `records` with one INSERT over a stream of them. One
         statement, not one per batch: each INSERT ends in a partly filled row group, and the
-        checkpoint at close merged those single-threaded (0.9 s of a 1M-record replay)."""
+        checkpoint at close merged those single-threaded (0.9 s of a 1M-record replay).
+        `runs`: the batches' run keys, whose stored positions are not stored again."""
         con = self.con
         base = self.last_eid()
         columns = [r[0] for r in con.execute("DESCRIBE records").fetchall()]
@@ -226,9 +238,10 @@ class Warehouse:
         con.register("raw_batch", _numbered(batches, base, summary, failed))
         try:
             # validated rows go straight into `records`: accepted and rejected in one write
-            con.execute(
-                f"INSERT INTO records ({names}) SELECT {names} FROM ({validate_sql('raw_batch')})"
-            )
+            rows = f"({validate_sql('raw_batch')})"
+            if runs is not None:
+                rows = _new_positions(rows, runs)
+            con.execute(f"INSERT INTO records ({names}) SELECT {names} FROM {rows}")
         except duckdb.Error:
             if failed:  # a reader's own error (e.g. an unreadable file), not DuckDB's wrapping
                 raise failed[0] from None
@@ -280,6 +293,16 @@ class Warehouse:
     def run_count(self, run_key: int) -> int:
         row = first_row(self.con, "SELECT records FROM runs WHERE run_key = ?", [run_key])
         return int(row[0]) if row else 0
+
+
+def _new_positions(rows: str, runs: list[int]) -> str:
+    """The validated rows whose (run_key, file_idx, line) is not stored yet, each once (the
+    stored positions of the batches' runs only: a run key filter the scan prunes by)."""
+    keys = ", ".join(str(int(k)) for k in runs) or "NULL"
+    return f"""(SELECT * FROM {rows} v
+      ANTI JOIN (SELECT run_key, file_idx, line FROM records WHERE run_key IN ({keys})) r
+      USING (run_key, file_idx, line)
+      QUALIFY row_number() OVER (PARTITION BY run_key, file_idx, line ORDER BY eid) = 1)"""
 
 
 def _numbered(

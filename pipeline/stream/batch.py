@@ -117,7 +117,8 @@ class Written:
     """The result of one `write_batch`."""
 
     records: int  # messages stored by this write (a blank line would be one, but none is sent)
-    skipped: int  # messages the warehouse already held (or, with `only`, of other runs)
+    skipped: int  # messages the warehouse already held (or, with `only`, of other runs; or a
+    # second copy of a message, which a producer retrying a send leaves in the log)
     offsets: dict[Partition, int]  # every stored next offset of the cluster, after the write
     run_records: int | None = None  # records of `run_key` in the warehouse, when asked
     outcomes: Outcomes | None = None  # this write's records by outcome, when asked
@@ -151,11 +152,19 @@ def write_batch(
             outbox.acknowledge(wh.con, ack)
         new = fresh(parts, wh.offsets(cluster), start, only)
         since = wh.last_eid()
+        stored = 0
         if new.offsets:
-            wh.ingest(new.tables, rules, command="stream", offsets=new.offsets, cluster=cluster)
+            stored = wh.ingest(
+                new.tables,
+                rules,
+                command="stream",
+                offsets=new.offsets,
+                cluster=cluster,
+                once=True,
+            ).records
         return Written(
-            records=new.records,
-            skipped=new.skipped + new.passed,
+            records=stored,  # a second copy of a message (a producer's retry) is skipped
+            skipped=new.skipped + new.passed + new.records - stored,
             offsets=wh.offsets(cluster),
             run_records=None if run_key is None else wh.run_count(run_key),
             outcomes=batch_outcomes(wh, since, new.tables) if outcomes and new.records else None,

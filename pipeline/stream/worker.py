@@ -95,6 +95,10 @@ async def _stream(settings: Settings, files: list[str]) -> tuple[int, int]:
     start = await log_ends(url, RAW_TOPIC)  # before publishing: our records come after
     new = frozenset(start) - set(stored_offsets(settings.warehouse, cluster))
     run_key = new_run_key()
+    # Store where this warehouse starts before publishing: a stream killed (even by SIGKILL)
+    # before its first batch then leaves a warehouse that a later worker goes on from, not
+    # from the beginning of the log (which may hold other warehouses' runs).
+    write_batch(settings.warehouse, settings.rules, {}, cluster=cluster, start=start)
     count = await publish_async(url, record_batches(files, run_key))
     if count == 0:  # nothing to wait for; still leave a warehouse with the rule set, as replay
         with Warehouse.open(settings.warehouse, write=True, create=True, ingest=True) as wh:
@@ -109,9 +113,6 @@ async def _stream(settings: Settings, files: list[str]) -> tuple[int, int]:
     )
     await run_app(ingestor)
     if not ingestor.done.is_set():  # stopped by SIGINT/SIGTERM first
-        # Store where this warehouse starts, if no batch did yet: a later worker then goes on
-        # from there, not from the beginning of the log.
-        write_batch(settings.warehouse, settings.rules, {}, cluster=ingestor.cluster, start=start)
         raise PipelineError(
             f"stream interrupted: run {run_key} is published ({count} records) but not all"
             " in the warehouse",

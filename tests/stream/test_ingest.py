@@ -5,6 +5,7 @@ and the fetch -> batch -> write -> commit loop driven by a fake consumer. The ou
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -145,6 +146,27 @@ def test_batches_in_any_split_with_repeats_equal_replay(tmp_path: Path, seed: in
     with Warehouse.open(wh) as w:
         assert w.offsets("c1") == {K0: len(log[TP0]), K1: len(log[TP1])}
         assert w.offsets("another cluster") == {}
+
+
+def test_a_message_the_log_holds_twice_is_one_record(tmp_path: Path) -> None:
+    """A producer that retries a send whose acknowledgement was lost leaves a second copy of
+    the message at a later offset: the same record (run, file, line), not another input
+    record, whether its original was stored by an earlier batch or sits in the same one."""
+    rules = load_rules(str(RULES))
+    log = topic_log(EVENTS)
+    p0 = log[TP0]
+    copies = [dataclasses.replace(r, offset=len(p0) + i) for i, r in enumerate(p0[:3] + p0[-2:])]
+    log[TP0] = p0 + copies
+    wh = tmp_path / "stream"
+    half = len(p0) // 2
+    first = write_batch(wh, rules, prepare({K0: log[TP0][:half], K1: log[TP1]}), cluster="c")
+    second = write_batch(wh, rules, prepare({K0: log[TP0][half:]}), cluster="c")
+    assert first.records + second.records == 205
+    assert second.offsets == {K0: len(log[TP0]), K1: len(log[TP1])}
+    replay(RULES, tmp_path / "replay", EVENTS)
+    periods = bill_all(RULES, tmp_path / "replay")
+    assert bill_all(RULES, wh) == periods
+    assert all_exports(wh, periods) == all_exports(tmp_path / "replay", periods)
 
 
 def test_a_write_reports_the_run_count(tmp_path: Path) -> None:

@@ -258,6 +258,35 @@ def test_contract_check_in_stream_mode(broker_url: str) -> None:
 
 
 @pytest.mark.broker
+def test_a_stream_that_dies_while_publishing_leaves_where_its_warehouse_starts(
+    broker_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stream killed before its first batch commits (here: while publishing) has already
+    stored the log's ends in its warehouse: `pipeline worker`, which its error message
+    suggests, goes on from there, not from the log's beginning with other warehouses' runs
+    (the shared test broker holds many)."""
+    from helpers import main_inprocess
+
+    from pipeline.stream import worker
+
+    ends = asyncio.run(log_ends(broker_url, RAW_TOPIC))
+
+    async def killed(*_: object) -> int:
+        raise KeyboardInterrupt  # what a dying process does mid-publish, as far as we can see
+
+    monkeypatch.setattr(worker, "publish_async", killed)
+    wh = tmp_path / "w"
+    r = main_inprocess(
+        "stream", "--rules", str(EXAMPLE / "rules"), "--warehouse", str(wh),
+        "--broker", broker_url, str(EVENTS[0]),
+    )  # fmt: skip
+    assert r.returncode != 0
+    with Warehouse.open(wh) as w:
+        stored = w.offsets(asyncio.run(cluster_id(broker_url)))
+    assert stored == ends and sum(ends.values()) > 0
+
+
+@pytest.mark.broker
 def test_publish_sends_records_not_blank_lines(broker_url: str, tmp_path: Path) -> None:
     f = tmp_path / "a.jsonl"
     f.write_bytes(b'{"x": 1}\n\n   \n{"y": 2}\n')
