@@ -30,7 +30,7 @@ import faust
 
 from .. import metrics
 from ..collect import check_inputs
-from ..errors import PipelineError
+from ..errors import BrokerError, PipelineError
 from ..exports import run_outcomes
 from ..warehouse import Warehouse, new_run_key
 from .app import make_app, raw_topic
@@ -48,6 +48,10 @@ MAX_POLL_RECORDS = 10_000
 # faust stops in a second or two, but can wait for ever on a consumer thread that died while the
 # broker was unreachable; the warehouse is consistent whenever we leave.
 STOP_TIMEOUT_S = 20
+# A broker that stops answering mid-run: aiokafka would retry for ever. It is probed every
+# BROKER_CHECK_S; after BROKER_LOST_AFTER failed probes in a row the worker stops with an error.
+BROKER_CHECK_S = 2.0
+BROKER_LOST_AFTER = 3
 ALL_TOPICS = {**TOPICS, **FEED_TOPICS}  # created with their partition counts before first use
 
 
@@ -151,9 +155,16 @@ async def run_app(ingestor: Ingestor) -> None:
             await ingestor.close_feed()
             ingestor.executor.shutdown(wait=True)  # a batch being written is always finished
 
-        await serve(app, ingestor.done, cleanup=finish)
+        lost: list[BrokerError] = []
+        await serve(app, ingestor.done, cleanup=finish, watch=(settings.broker_url, lost))
     if ingestor.error is not None:
         raise ingestor.error
+    if lost:
+        raise BrokerError(
+            f"the broker stopped answering while the worker ran ({lost[0]})",
+            "what the warehouse holds stays, with the offsets it ends at; start the broker and"
+            " run `pipeline worker` again (records it no longer holds must be published again)",
+        )
     if app.crashed and app.crash_reason is not None:
         raise app.crash_reason
 
@@ -162,11 +173,16 @@ async def serve(
     app: faust.App,
     done: asyncio.Event | None = None,
     cleanup: Callable[[], Awaitable[None]] | None = None,
+    watch: tuple[str, list[BrokerError]] | None = None,
 ) -> None:
     """Start a faust app and run it until `done` is set, SIGINT/SIGTERM arrives or faust
     crashes; stop it cleanly either way (leave the group, let agents finish what they hold),
-    then call `cleanup`."""
+    then call `cleanup`. `watch` (url, errors): also stop when the broker stops answering,
+    with the last probe's error appended to `errors`."""
     stop = asyncio.Event()
+    watcher = None
+    if watch is not None:
+        watcher = asyncio.ensure_future(_watch_broker(*watch, stop))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
@@ -180,6 +196,8 @@ async def serve(
         for w in waits:
             w.cancel()
     finally:
+        if watcher is not None:
+            watcher.cancel()
         # Still ours while faust stops: `timeout` sends SIGTERM to the worker and then to its
         # process group, and the second one must not kill a worker that is shutting down.
         try:
@@ -190,6 +208,21 @@ async def serve(
             await cleanup()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+
+
+async def _watch_broker(url: str, errors: list[BrokerError], stop: asyncio.Event) -> None:
+    misses = 0
+    while True:
+        await asyncio.sleep(BROKER_CHECK_S)
+        try:
+            await asyncio.to_thread(require_broker, url)
+            misses = 0
+        except BrokerError as exc:
+            misses += 1
+            if misses >= BROKER_LOST_AFTER:
+                errors.append(exc)
+                stop.set()
+                return
 
 
 @contextlib.contextmanager

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import free_port
+from conftest import REPO, free_port
 from feed_view import View, fold, warehouse_view
 from helpers import PIPELINE, all_exports, bill_all, cli, cli_ok, replay
 from worked_example import EVENTS, EXAMPLE
@@ -291,6 +291,37 @@ def test_publish_sends_records_not_blank_lines(broker_url: str, tmp_path: Path) 
     f = tmp_path / "a.jsonl"
     f.write_bytes(b'{"x": 1}\n\n   \n{"y": 2}\n')
     assert publish(broker_url, [f])[1] == 2
+
+
+@pytest.mark.broker
+def test_a_worker_whose_broker_goes_away_stops_with_a_message(
+    tmp_path: Path, workers: Callable[..., subprocess.Popen[bytes]]
+) -> None:
+    """Contract 7: never a hang. A worker whose broker stops answering mid-run (aiokafka would
+    retry for ever) exits 1 within seconds, saying so; what it stored stays."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "PIPELINE_BROKER_PORT": str(port),
+        "PIPELINE_STATE_DIR": str(tmp_path / "broker"),
+    }
+    script = [str(REPO / "scripts" / "broker.sh")]
+    subprocess.run(["timeout", "-k", "5", "40", *script, "start"], env=env, check=True)
+    url = f"kafka://127.0.0.1:{port}"
+    try:
+        publish(url, EVENTS)
+        wh = tmp_path / "wh"
+        w = workers("--rules", str(EXAMPLE / "rules"), "--warehouse", str(wh), "--broker", url,
+                    *FAST_BATCHES)  # fmt: skip
+        wait_for("the records", lambda: stored(w) >= 205, 60, w)
+    finally:
+        subprocess.run(["timeout", "-k", "5", "40", *script, "stop"], env=env, check=True)
+    began = time.monotonic()
+    assert w.wait(60) == 1, log_of(w)
+    assert time.monotonic() - began < 45
+    # (aiokafka logs its own connection errors around it; the worker's word is one line)
+    lines = log_of(w).splitlines()
+    assert any(ln.startswith("error: the broker stopped answering") for ln in lines), lines[-20:]
 
 
 @pytest.fixture(scope="module")
