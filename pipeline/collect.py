@@ -94,7 +94,7 @@ def _read_parquet(path: str, idx: int, run_key: int) -> Iterator[pa.Table]:
     """Parquet: each row rendered to JSON with its columns' Arrow types; row number = line."""
     pf = _parquet_file(path)
     first = 1
-    for batch in pf.iter_batches(batch_size=PARQUET_BATCH_ROWS):
+    for batch in _parquet_batches(pf, path):
         table = pa.Table.from_batches([batch])
         docs = _render_parquet_docs(table)
         numbers = np.arange(first, first + len(table), dtype=np.int64)
@@ -107,7 +107,26 @@ def _parquet_file(path: str) -> pq.ParquetFile:
     try:
         return pq.ParquetFile(path)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is one clear error
-        raise UsageError(f"input file {path}: not a readable Parquet file ({exc})") from exc
+        raise _unreadable(path, exc) from exc
+
+
+def _parquet_batches(pf: pq.ParquetFile, path: str) -> Iterator[pa.RecordBatch]:
+    """The file's batches; a page that does not decode (the footer read, the data is corrupt)
+    is the same clear error as an unreadable footer, and the run writes nothing."""
+    batches = pf.iter_batches(batch_size=PARQUET_BATCH_ROWS)
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        except Exception as exc:  # noqa: BLE001 - any undecodable page is one clear error
+            raise _unreadable(path, exc) from exc
+        yield batch
+
+
+def _unreadable(path: str, exc: Exception) -> UsageError:
+    reason = " ".join(str(exc).split())  # pyarrow's messages span lines
+    return UsageError(f"input file {path}: not a readable Parquet file ({reason})")
 
 
 def _render_parquet_docs(table: pa.Table) -> pa.Array:

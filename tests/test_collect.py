@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from helpers import main_inprocess
 
@@ -134,3 +136,29 @@ def test_an_unreadable_parquet_file_stops_the_run_before_anything_is_written(
     )
     assert r.returncode == 1 and "b.parquet: not a readable Parquet file" in r.stderr, r
     assert not wh.exists()  # found before the warehouse is made, not halfway through the run
+
+
+def test_a_parquet_file_with_a_corrupt_page_stops_the_run_writing_nothing(tmp_path: Path) -> None:
+    """The footer reads (the file passes the check before the run), a data page does not: one
+    line naming the file, exit 1, and the run's transaction leaves nothing behind."""
+    bad = tmp_path / "b.parquet"
+    pq.write_table(
+        pa.table({"specversion": ["1.0"] * 1000, "id": [f"x{i}" for i in range(1000)]}), bad
+    )
+    data = bytearray(bad.read_bytes())
+    data[8:200] = b"\xab" * 192  # the first page's header, after the magic bytes
+    bad.write_bytes(bytes(data))
+    good = tmp_path / "a.jsonl"
+    good.write_text('{"specversion": "1.0"}\n', encoding="utf-8")
+    wh = tmp_path / "wh"
+    r = main_inprocess(
+        "replay", "--quiet", "--rules", REPO / "rating_rules", "--warehouse", wh, good, bad
+    )
+    assert r.returncode == 1, r
+    assert (
+        r.stderr.startswith("error: input file ")
+        and "b.parquet: not a readable Parquet file" in r.stderr
+    )
+    assert "Traceback" not in r.stderr
+    rec = main_inprocess("export", "reconcile", "--warehouse", wh)
+    assert rec.returncode != 0 or '"input": 0' in rec.stdout
