@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .csv_input import read_csv
@@ -23,10 +24,13 @@ from .raw_input import (
     json_object_sql,
     raw_table,
     split_lines,
+    sql_str,
 )
 
 PARQUET_BATCH_ROWS = 200_000
 FORMATS = (".jsonl", ".csv", ".parquet")
+# Kinds of Parquet column besides an Arrow type's name (which never starts with `<`).
+PLAIN, DOUBLE = "<plain>", "<double>"
 
 
 def check_inputs(paths: list[str]) -> None:
@@ -130,34 +134,43 @@ def _unreadable(path: str, exc: Exception) -> UsageError:
 
 
 def _render_parquet_docs(table: pa.Table) -> pa.Array:
+    kinds = [_arrow_kind(f.type) for f in table.schema]
+    # A column of no field's type is reduced to whether each cell is null before DuckDB sees
+    # it: DuckDB cannot scan some Arrow types at all (float16, decimal256), and the record's
+    # document needs only the type's name there.
+    columns = [
+        col if kind in (PLAIN, DOUBLE) else pc.is_null(col)
+        for col, kind in zip(table.columns, kinds, strict=True)
+    ]
     con = duckdb.connect()
-    renamed = table.rename_columns([f"c{i}" for i in range(table.num_columns)])
-    con.register("t", renamed)
-    col_of = {name: f"c{i}" for i, name in enumerate(table.column_names)}
-    kinds = {f"c{i}": _arrow_kind(f.type) for i, f in enumerate(table.schema)}
+    con.register("t", pa.table(columns, names=[f"c{i}" for i in range(table.num_columns)]))
+    col_of: dict[str, str] = {}
+    for i, name in enumerate(table.column_names):
+        col_of.setdefault(name, f"c{i}")  # a repeated column name: the first counts, as in JSON
+    kind_of = {f"c{i}": kind for i, kind in enumerate(kinds)}
 
     def value(field: str, col: str, type_col: str | None) -> str:
-        if kinds[col] == "plain":
+        kind = kind_of[col]
+        if kind == PLAIN:
             return f"to_json({col})"
-        if kinds[col] == "float":
+        if kind == DOUBLE:
             # NaN and infinities have no JSON number: rendered as text, so a number field holding
             # one is bad_data (a value, of the column's type, that no number field takes)
             return f"CASE WHEN isfinite({col}) THEN to_json({col}) ELSE to_json({col}::VARCHAR) END"
         # Any other Arrow type is of no field's type: render it so every check fails.
-        return (
-            f"CASE WHEN {col} IS NULL THEN NULL ELSE json_object('unsupported', '{kinds[col]}') END"
-        )
+        return f"CASE WHEN {col} THEN NULL ELSE json_object('unsupported', {sql_str(kind)}) END"
 
-    expr = json_object_sql(col_of, value)
+    expr = json_object_sql(col_of, value, blank_is_missing=False)
     docs = con.sql(f"SELECT {expr} AS doc FROM t").to_arrow_table().column("doc")
     con.close()
     return docs.combine_chunks() if docs.num_chunks else pa.array([], pa.string())
 
 
 def _arrow_kind(t: pa.DataType) -> str:
-    """`plain` for the Arrow types the contract gives fields (string, ints, bool, list of
-    strings: DuckDB renders each as its JSON type), `float` for floats (whose NaN and infinities
-    need care); the type's name otherwise."""
+    """PLAIN for the Arrow types the contract gives fields (string, ints, bool, list of
+    strings: DuckDB renders each as its JSON type), DOUBLE for doubles (whose NaN and
+    infinities need care); the type's name otherwise (a float32 is not a double: its 0.1 is
+    0.100000001490116...)."""
     if pa.types.is_dictionary(t):
         return _arrow_kind(t.value_type)  # a categorical string column is a string column
     if (
@@ -167,13 +180,13 @@ def _arrow_kind(t: pa.DataType) -> str:
         or pa.types.is_integer(t)
         or pa.types.is_boolean(t)
     ):
-        return "plain"
-    if pa.types.is_floating(t):
-        return "float"
+        return PLAIN
+    if pa.types.is_float64(t):
+        return DOUBLE
     if (pa.types.is_list(t) or pa.types.is_large_list(t)) and (
         pa.types.is_string(t.value_type) or pa.types.is_large_string(t.value_type)
     ):
-        return "plain"
+        return PLAIN
     return str(t)
 
 

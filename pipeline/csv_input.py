@@ -233,18 +233,18 @@ _PREFIXES = frozenset(leaf.rsplit(".", n)[0] for leaf in _LEAVES for n in (1, 2)
 
 
 def _doc_columns(header: list[str]) -> dict[str, int]:
-    """Header name -> cell index (the last of a repeated name), for the columns that can change
-    how a row's document validates: the contract's paths, the objects holding them (a `data`
-    cell replaces the object), and anything nested under a path or under `data.session` (it
-    makes that field an object, or the session present). Other columns are extra fields,
-    which validation ignores; leaving them out bounds the work a header of thousands of
-    columns would make."""
+    """Header name -> cell index (the first of a repeated name, as for a repeated JSON key),
+    for the columns that can change how a row's document validates: the contract's paths, the
+    objects holding them (a `data` cell replaces the object), and anything nested under a path
+    or under `data.session` (it makes that field an object, or the session present). Other
+    columns are extra fields, which validation ignores; leaving them out bounds the work a
+    header of thousands of columns would make."""
     under = _LEAVES | {"data.session"}
-    return {
-        name: i
-        for i, name in enumerate(header)
-        if name in _LEAVES or name in _PREFIXES or any(name.startswith(p + ".") for p in under)
-    }
+    used: dict[str, int] = {}
+    for i, name in enumerate(header):
+        if name in _LEAVES or name in _PREFIXES or any(name.startswith(p + ".") for p in under):
+            used.setdefault(name, i)
+    return used
 
 
 def _render_csv_docs(
@@ -255,7 +255,7 @@ def _render_csv_docs(
         return pa.array(["{}"] * table.num_rows, pa.string())
     con.register("t", table)
     col_of = {name: f"c{i}" for name, i in used.items()}
-    expr = json_object_sql(col_of, _csv_value_sql)
+    expr = json_object_sql(col_of, _csv_value_sql, blank_is_missing=True)
     docs = con.sql(_exact_numbers(f"SELECT *, {expr} AS doc FROM t", col_of))
     docs = docs.to_arrow_table().column("doc")
     return docs.combine_chunks() if docs.num_chunks else pa.array([], pa.string())

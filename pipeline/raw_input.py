@@ -113,9 +113,11 @@ def raw_table(
 ValueSql = Callable[[str, str, str | None], str]
 
 
-def json_object_sql(col_of: dict[str, str], value_sql: ValueSql) -> str:
+def json_object_sql(col_of: dict[str, str], value_sql: ValueSql, *, blank_is_missing: bool) -> str:
     """Nested json_object(...) over flat `data.x.y` columns, rendering a CSV or Parquet row as
-    the JSON document validation reads; absent columns are left out."""
+    the JSON document validation reads; absent columns are left out. A nested object whose
+    cells are all missing is itself missing: null cells, and with `blank_is_missing` (CSV, where
+    an empty cell is a missing field) empty ones; a Parquet "" is a value."""
     type_col = col_of.get("type")
     tree: dict = {}
     for name, col in col_of.items():
@@ -134,13 +136,14 @@ def json_object_sql(col_of: dict[str, str], value_sql: ValueSql) -> str:
             val = (
                 build(sub, False) if isinstance(sub, dict) else value_sql(sub[0], sub[1], type_col)
             )
-            items.append(f"{_sql_str(key)}, {val}")
+            items.append(f"{sql_str(key)}, {val}")
             cols += _leaf_cols(sub)
         obj = f"json_object({', '.join(items)})" if items else "json_object()"
         if top or not cols:
             return obj
-        # A nested object whose cells are all empty is a missing field, not an object of nulls.
-        empty = " AND ".join(f"nullif({c}::VARCHAR, '') IS NULL" for c in cols)
+        # A nested object whose cells are all missing is a missing field, not one of nulls.
+        cell = "nullif({}::VARCHAR, '')" if blank_is_missing else "{}"
+        empty = " AND ".join(f"{cell.format(c)} IS NULL" for c in cols)
         return f"CASE WHEN {empty} THEN NULL ELSE {obj} END"
 
     return build(tree, True)
@@ -152,5 +155,6 @@ def _leaf_cols(sub: dict | tuple[str, str]) -> list[str]:
     return [sub[1]]
 
 
-def _sql_str(s: str) -> str:
+def sql_str(s: str) -> str:
+    """A SQL string literal."""
     return "'" + s.replace("'", "''") + "'"

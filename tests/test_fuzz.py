@@ -18,6 +18,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -774,7 +775,30 @@ PARQUET_CASES = {
         "bad_data",
     ),
     "duration-string": (_voice(pa.array(["60"])), "bad_data"),
-    "duration-float32": (_voice(pa.array([60.5], pa.float32())), "rated"),
+    # numbers are "double or an integer type": a float32's 0.1 is 0.100000001490116...
+    "duration-float32": (_voice(pa.array([60.5], pa.float32())), "bad_data"),
+    "duration-float16": (_voice(pa.array([np.float16(60.5)], pa.float16())), "bad_data"),
+    "duration-decimal256": (_voice(pa.array([60], pa.decimal256(40, 1))), "bad_data"),
+    # an extra column of a type DuckDB cannot scan is still an extra field, kept
+    "extra-float16": (_sms(note=pa.array([np.float16(1.5)], pa.float16())), "rated"),
+    "extra-map": (
+        _sms(data__extra=pa.array([[("k", 1)]], pa.map_(pa.string(), pa.int64()))),
+        "rated",
+    ),
+    # a Parquet "" is a value, not a missing cell (that is CSV's rule): a session id "" is bad
+    "session-empty-id": (
+        _env(
+            1,
+            "telecom.data",
+            **_data_cols(
+                data__bytes=pa.array([5]),
+                data__session__id=pa.array([""]),
+                data__session__seq=pa.nulls(1, pa.int64()),
+                data__session__last=pa.nulls(1, pa.bool_()),
+            ),
+        ),
+        "bad_data",
+    ),
     "duration-int16": (_voice(pa.array([60], pa.int16())), "rated"),
     "duration-bool": (_voice(pa.array([True])), "bad_data"),
     "duration-null": (_voice(pa.array([None], pa.float64())), "bad_data"),

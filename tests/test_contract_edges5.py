@@ -1,0 +1,108 @@
+"""A fifth set of contract edge cases, from a metamorphic audit (the same records as JSON Lines,
+CSV and Parquet must give the same outcomes); each expected value follows from CONTRACT.md 1:
+
+- a repeated key or column name: the first occurrence counts, in every format (JSON's rule);
+- a Parquet "" is a value (only CSV reads an empty cell as a missing field).
+
+The Parquet column types (float32 is not "double", types DuckDB cannot scan) are cases of
+`test_fuzz.test_parquet_column_types`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from helpers import main_inprocess, query
+from scenario import plan_yaml, write_rules
+
+T = "2026-10-05T10:00:00Z"
+ACCOUNTS = "accounts:\n- {id: a, plan: p, tax_rate: '0'}\n"
+
+
+def _rules(tmp_path: Path) -> Path:
+    charges = "    ad.impression: {model: per_unit, price: '1'}\n"
+    return write_rules(tmp_path, {"p": plan_yaml("p", charges)}, ACCOUNTS)
+
+
+def _campaigns(tmp_path: Path, path: Path) -> list[tuple[str, str, str]]:
+    wh = tmp_path / "wh"
+    r = main_inprocess(
+        "replay", "--quiet", "--rules", str(_rules(tmp_path)), "--warehouse", str(wh), str(path)
+    )
+    assert r.returncode == 0, r.stderr
+    return query(
+        wh, "SELECT id, outcome, campaign FROM record_outcomes JOIN events USING (id) ORDER BY id"
+    )
+
+
+def test_a_repeated_json_key_csv_column_or_parquet_column_takes_its_first(
+    tmp_path: Path,
+) -> None:
+    """One record, one campaign whatever the format: a JSON object's repeated key, a CSV
+    header's repeated name and a Parquet file's repeated column all count their first."""
+    jsonl = tmp_path / "e.jsonl"
+    jsonl.write_text(
+        '{"specversion":"1.0","id":"j","source":"s","type":"ad.impression","time":"' + T + '",'
+        '"subject":"a","data":{"campaign":"first","ip":"1","user_agent":"u","campaign":"last"}}\n'
+    )
+    csv = tmp_path / "e.csv"
+    csv.write_text(
+        "specversion,id,source,type,time,subject,data.campaign,data.ip,data.user_agent,"
+        f"data.campaign\n1.0,c,s,ad.impression,{T},a,first,1,u,last\n"
+    )
+    parquet = tmp_path / "e.parquet"
+    names = [
+        "specversion",
+        "id",
+        "source",
+        "type",
+        "time",
+        "subject",
+        "data.campaign",
+        "data.ip",
+        "data.user_agent",
+        "data.campaign",
+    ]
+    cells = ["1.0", "p", "s", "ad.impression", T, "a", "first", "1", "u", "last"]
+    pq.write_table(pa.Table.from_arrays([pa.array([c]) for c in cells], names=names), parquet)
+    for path, id_ in ((jsonl, "j"), (csv, "c"), (parquet, "p")):
+        got = _campaigns(tmp_path / path.suffix[1:], path)
+        assert got == [(id_, "rated", "first")], path.name
+
+
+def test_an_empty_parquet_string_is_a_value_an_empty_csv_cell_is_missing(
+    tmp_path: Path,
+) -> None:
+    """1: "an empty cell is a missing field" is CSV's rule; in Parquet only a null is missing.
+    A campaign "" is a string (JSON's `"campaign":""` is accepted too); in CSV it is missing."""
+    parquet = tmp_path / "e.parquet"
+    names = [
+        "specversion",
+        "id",
+        "source",
+        "type",
+        "time",
+        "subject",
+        "data.campaign",
+        "data.ip",
+        "data.user_agent",
+    ]
+    cells = ["1.0", "p", "s", "ad.impression", T, "a", "", "1", "u"]
+    pq.write_table(pa.Table.from_arrays([pa.array([c]) for c in cells], names=names), parquet)
+    assert _campaigns(tmp_path / "pq", parquet) == [("p", "rated", "")]
+    csv = tmp_path / "e.csv"
+    csv.write_text(",".join(names) + "\n" + ",".join(c if c else "" for c in cells) + "\n")
+    wh = tmp_path / "csv" / "wh"
+    r = main_inprocess(
+        "replay",
+        "--quiet",
+        "--rules",
+        str(_rules(tmp_path / "csv")),
+        "--warehouse",
+        str(wh),
+        str(csv),
+    )
+    assert r.returncode == 0, r.stderr
+    assert query(wh, "SELECT outcome, reason FROM record_outcomes") == [("rejected", "bad_data")]
