@@ -19,6 +19,14 @@ from scenario import plan_yaml, write_rules
 
 T = "2026-10-05T10:00:00Z"
 ACCOUNTS = "accounts:\n- {id: a, plan: p, tax_rate: '0'}\n"
+ENVELOPE = ["specversion", "id", "source", "type", "time", "subject"]
+IMPRESSION = [*ENVELOPE, "data.campaign", "data.ip", "data.user_agent"]
+
+
+def _parquet(path: Path, names: list[str], cells: list[str]) -> Path:
+    """A one-row Parquet file of string columns (names may repeat)."""
+    pq.write_table(pa.Table.from_arrays([pa.array([c]) for c in cells], names=names), path)
+    return path
 
 
 def _rules(tmp_path: Path) -> Path:
@@ -52,21 +60,8 @@ def test_a_repeated_json_key_csv_column_or_parquet_column_takes_its_first(
         "specversion,id,source,type,time,subject,data.campaign,data.ip,data.user_agent,"
         f"data.campaign\n1.0,c,s,ad.impression,{T},a,first,1,u,last\n"
     )
-    parquet = tmp_path / "e.parquet"
-    names = [
-        "specversion",
-        "id",
-        "source",
-        "type",
-        "time",
-        "subject",
-        "data.campaign",
-        "data.ip",
-        "data.user_agent",
-        "data.campaign",
-    ]
     cells = ["1.0", "p", "s", "ad.impression", T, "a", "first", "1", "u", "last"]
-    pq.write_table(pa.Table.from_arrays([pa.array([c]) for c in cells], names=names), parquet)
+    parquet = _parquet(tmp_path / "e.parquet", [*IMPRESSION, "data.campaign"], cells)
     for path, id_ in ((jsonl, "j"), (csv, "c"), (parquet, "p")):
         got = _campaigns(tmp_path / path.suffix[1:], path)
         assert got == [(id_, "rated", "first")], path.name
@@ -77,23 +72,11 @@ def test_an_empty_parquet_string_is_a_value_an_empty_csv_cell_is_missing(
 ) -> None:
     """1: "an empty cell is a missing field" is CSV's rule; in Parquet only a null is missing.
     A campaign "" is a string (JSON's `"campaign":""` is accepted too); in CSV it is missing."""
-    parquet = tmp_path / "e.parquet"
-    names = [
-        "specversion",
-        "id",
-        "source",
-        "type",
-        "time",
-        "subject",
-        "data.campaign",
-        "data.ip",
-        "data.user_agent",
-    ]
     cells = ["1.0", "p", "s", "ad.impression", T, "a", "", "1", "u"]
-    pq.write_table(pa.Table.from_arrays([pa.array([c]) for c in cells], names=names), parquet)
+    parquet = _parquet(tmp_path / "e.parquet", IMPRESSION, cells)
     assert _campaigns(tmp_path / "pq", parquet) == [("p", "rated", "")]
     csv = tmp_path / "e.csv"
-    csv.write_text(",".join(names) + "\n" + ",".join(c if c else "" for c in cells) + "\n")
+    csv.write_text(",".join(IMPRESSION) + "\n" + ",".join(cells) + "\n")
     wh = tmp_path / "csv" / "wh"
     r = main_inprocess(
         "replay",
