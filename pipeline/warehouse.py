@@ -40,6 +40,8 @@ from .validate import validate_sql
 DB_FILE = "warehouse.duckdb"
 DERIVED_TABLES = ("event_state", "usage", "fraud", "rating")
 LOCK_FILE = ".lock"
+TURNSTILE_FILE = ".lock.next"  # see _locked
+LOCK_POLL_S = 0.01
 # 4: records and usage carry integer keys (duplicates, fraud groups), fraud_flags its uid;
 # 5: the outcome feed's outbox; 6: reviews apply per reason (views only). A writing command
 # upgrades a version-2 to -5 warehouse in place.
@@ -396,24 +398,18 @@ def new_run_key() -> int:
 
 @contextmanager
 def _locked(root: Path, *, exclusive: bool) -> Iterator[None]:
-    timeout = lock_timeout_s()
+    """Hold the warehouse lock (`.lock`: shared to read, exclusive to write) for the block.
+
+    Waiting is first come, first served: a command first takes the turnstile (`.lock.next`),
+    then the lock, and only then lets go of the turnstile. A worker that writes batches back to
+    back releases the lock for an instant between them; without the turnstile it would take the
+    lock again at once and a waiting `export` or `flags dismiss` could wait out its whole
+    timeout. With it, the worker's next batch queues behind the command that waited first."""
+    deadline = time.monotonic() + lock_timeout_s()
     lock_path = root / LOCK_FILE
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
-    deadline = time.monotonic() + timeout
+    with _flocked(root / TURNSTILE_FILE, fcntl.LOCK_EX, deadline, lock_path):
+        fd = _flock(lock_path, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH, deadline, lock_path)
     try:
-        while True:
-            try:
-                fcntl.flock(fd, mode | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    holder = lock_path.read_text().strip() or "another command"
-                    raise WarehouseBusy(
-                        f"warehouse {root} is in use by {holder}",
-                        hint="wait for it to finish, or raise PIPELINE_LOCK_TIMEOUT (seconds)",
-                    ) from None
-                time.sleep(0.05)
         if exclusive:
             os.ftruncate(fd, 0)
             os.write(fd, f"pid {os.getpid()} ({getpass.getuser()})\n".encode())
@@ -421,6 +417,45 @@ def _locked(root: Path, *, exclusive: bool) -> Iterator[None]:
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+
+
+@contextmanager
+def _flocked(path: Path, mode: int, deadline: float, holder: Path) -> Iterator[None]:
+    fd = _flock(path, mode, deadline, holder)
+    try:
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def _flock(path: Path, mode: int, deadline: float, holder: Path) -> int:
+    """An open descriptor of `path` holding an flock in `mode`, waited for until `deadline`;
+    WarehouseBusy names the lock's holder (as written in `holder`) when it runs out."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, mode | fcntl.LOCK_NB)
+                return fd
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    who = _holder(holder)
+                    raise WarehouseBusy(
+                        f"warehouse {holder.parent} is in use by {who}",
+                        hint="wait for it to finish, or raise PIPELINE_LOCK_TIMEOUT (seconds)",
+                    ) from None
+                time.sleep(LOCK_POLL_S)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _holder(lock_path: Path) -> str:
+    try:
+        return lock_path.read_text().strip() or "another command"
+    except OSError:  # not made yet: its maker holds the turnstile
+        return "another command"
 
 
 def first_row(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> tuple | None:  # type: ignore[type-arg]
