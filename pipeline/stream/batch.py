@@ -53,11 +53,16 @@ def prepare(batch: Mapping[Partition, Sequence[RawMessage]]) -> dict[Partition, 
 
 @dataclass(frozen=True)
 class OnlyRun:
-    """On `partitions`, store only the records of run `run_key` (the others are passed over).
-    What `pipeline stream` uses on partitions new to its warehouse: see worker.py."""
+    """On `partitions`, store only the records of run `run_key` (the others are passed over):
+    what `pipeline stream` uses, so that it adds its own files to its warehouse, as `replay`
+    would. On the partitions in `keep` (those the warehouse had read before: a worker may
+    consume them for it) the records passed over are left for that worker: the stored offset
+    stays at the first of them, and the run's own records after it are stored by their
+    position (a worker that reads them again stores them once). Elsewhere it moves past them."""
 
     run_key: int
     partitions: frozenset[Partition]
+    keep: frozenset[Partition] = frozenset()
 
 
 @dataclass
@@ -91,19 +96,27 @@ def fresh(
         out.skipped += cut
         if cut == len(part.offsets):
             continue
-        if part.offsets[cut] > begin:
+        keep = only is not None and key in only.keep
+        if part.offsets[cut] > begin and not keep:
             # Offsets of a plain topic are dense; a hole means the log no longer holds them
             # (retention) or a consumer skipped some: say so, there is nothing to re-read.
+            # (On a `keep` partition it is the stored offset held at a record passed over.)
             log.warning("%s[%d]: offsets %d..%d are missing", *key, begin, part.offsets[cut] - 1)
         table = part.table.slice(cut)
+        end = part.offsets[-1] + 1
         if only is not None and key in only.partitions:
-            mine = table.filter(pc.equal(table.column("run_key"), only.run_key))
+            is_mine = pc.equal(table.column("run_key"), only.run_key)
+            mine = table.filter(is_mine)
             out.passed += table.num_rows - mine.num_rows
+            if keep and part.offsets[cut] > begin:
+                end = begin  # held at a record an earlier batch passed over
+            elif keep and mine.num_rows < table.num_rows:
+                end = part.offsets[cut + pc.index(is_mine, False).as_py()]
             table = mine
         if table.num_rows:
             out.tables.append(table)
             out.records += table.num_rows
-        out.offsets[key] = part.offsets[-1] + 1
+        out.offsets[key] = end
     # A partition this warehouse starts at `start` records that start even before it holds any
     # of its records, so the next worker does not begin that partition at 0.
     for key, begin in start.items():

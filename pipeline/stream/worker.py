@@ -4,13 +4,13 @@ build the faust app around an `Ingestor` (ingest.py), run it until told to stop.
 Where a warehouse starts reading a partition it has stored nothing for (of this broker cluster):
 
 - `worker`: at the beginning of the log -- the warehouse is a consumer of the whole topic;
-- `stream`: where the log ended just before it published, and until its run is in, it takes
-  only its own run's records from those partitions (`batch.OnlyRun`): a stream into a new
-  warehouse holds exactly its own files, as `replay` would, even on a broker that other runs
-  filled before or fill meanwhile (other streams into other warehouses).
+- `stream`: where the log ended just before it published.
 
 Either way the position is stored with the first batch, and later workers continue from there.
-On partitions the warehouse has read before, `stream` continues from there like a worker.
+Until its run is in, `stream` takes only its own run's records (`batch.OnlyRun`): a stream
+adds exactly its own files to its warehouse, as `replay` would, even on a broker that other
+runs filled before or fill meanwhile (other streams into other warehouses). On partitions the
+warehouse had read before, the records it passes over stay for a later worker.
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ async def _stream(settings: Settings, files: list[str]) -> tuple[int, int]:
         settings,
         cluster=cluster,
         start=start,
-        only=OnlyRun(run_key, new),
+        only=OnlyRun(run_key, frozenset(start), keep=frozenset(start) - new),
         target=Target(run_key, count),
     )
     await run_app(ingestor)

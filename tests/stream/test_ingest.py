@@ -81,6 +81,24 @@ def test_fresh_passes_over_other_runs_where_told() -> None:
     assert (new.records, new.passed, new.offsets) == (6, 2, {K0: 4, K1: 4})
 
 
+def test_fresh_leaves_what_it_passes_over_for_a_worker_where_told() -> None:
+    """`stream` on partitions its warehouse had read before (`keep`): only its own run is
+    stored, and the stored offset stays at the first record of another run, so that a worker
+    on that warehouse still takes it in later; it never moves back."""
+    only = OnlyRun(2, frozenset({K0}), keep=frozenset({K0}))
+    table = pa.table({"run_key": [2, 1, 2, 1], "n": [5, 6, 7, 8]})
+    new = fresh({K0: Part([5, 6, 7, 8], table)}, stored={K0: 5}, only=only)
+    assert [t.column("n").to_pylist() for t in new.tables] == [[5, 7]]
+    assert (new.records, new.passed, new.offsets) == (2, 2, {K0: 6})
+    # the next batch: the stored offset is held at 6, whatever follows
+    later = pa.table({"run_key": [2, 2], "n": [9, 10]})
+    new = fresh({K0: Part([9, 10], later)}, stored={K0: 6}, only=only)
+    assert (new.records, new.offsets) == (2, {K0: 6})
+    # its own records only, nothing held: the offset moves on as usual
+    new = fresh({K0: Part([5, 6], later)}, stored={K0: 5}, only=only)
+    assert (new.records, new.offsets) == (2, {K0: 7})
+
+
 def test_pending_batches_by_size_or_age() -> None:
     p = Pending()
     assert not p.due(0.0, 10, 0.2) and p.wait_s(0.0, 0.2) == ingest.IDLE_FETCH_S

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO, free_port
 from feed_view import View, fold, warehouse_view
-from helpers import PIPELINE, all_exports, bill_all, cli, cli_ok, replay
+from helpers import PIPELINE, all_exports, bill_all, cli, cli_json, cli_ok, replay
 from worked_example import EVENTS, EXAMPLE
 
 from pipeline.rules import load_rules
@@ -241,6 +241,38 @@ def test_concurrent_streams_into_two_warehouses_each_equal_replay(
         assert p.returncode == 0, err
     for name, files in split.items():
         same_as_replay(tmp_path / name, EXAMPLE / "rules", files, tmp_path / f"replay-{name}")
+
+
+@pytest.mark.broker
+def test_a_second_stream_adds_its_own_files_only_and_leaves_the_rest_to_a_worker(
+    broker_url: str, tmp_path: Path, workers: Callable[..., subprocess.Popen[bytes]]
+) -> None:
+    """stream A, then (someone else's stream into another warehouse), then stream B into the
+    first warehouse: it holds A and B, as `replay A B` would; the other warehouse's run,
+    published on partitions the first had read, is not taken in by `stream`, but stays in the
+    log for a worker of the first warehouse, which takes it in (nothing is skipped for it)."""
+    rules = str(EXAMPLE / "rules")
+
+    def stream(wh: Path, *files: Path) -> str:
+        args = ["--rules", rules, "--warehouse", str(wh), "--broker", broker_url]
+        return cli_ok("stream", *args, *map(str, files), timeout=60).stderr
+
+    wh, other = tmp_path / "w", tmp_path / "other"
+    stream(wh, EVENTS[0])
+    stream(other, EVENTS[1])
+    stream(wh, EVENTS[2])
+    same_as_replay(wh, EXAMPLE / "rules", [EVENTS[0], EVENTS[2]], tmp_path / "replayed")
+    before = cli_json("export", "reconcile", "--warehouse", str(wh))["input"]
+    w = workers("--rules", rules, "--warehouse", str(wh), "--broker", broker_url, *FAST_BATCHES)
+    others = sum(1 for line in EVENTS[1].read_text().splitlines() if line.strip())
+    wait_for(
+        "the other run",
+        lambda: cli_json("export", "reconcile", "--warehouse", str(wh))["input"] >= before + others,
+        60,
+        w,
+    )
+    stop(w)
+    assert cli_json("export", "reconcile", "--warehouse", str(wh))["input"] == before + others
 
 
 @pytest.mark.broker
