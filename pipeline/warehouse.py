@@ -307,11 +307,11 @@ def _first_copies(tables: list[pa.Table]) -> list[pa.Table]:
     if not tables:
         return tables
     table = pa.concat_tables(tables)
-    keys = table.select(POSITION)
-    if keys.group_by(POSITION).aggregate([]).num_rows == table.num_rows:
-        return tables
     index = pa.array(np.arange(table.num_rows))
-    first = keys.append_column("i", index).group_by(POSITION).aggregate([("i", "min")])
+    keys = table.select(POSITION).append_column("i", index)
+    first = keys.group_by(POSITION).aggregate([("i", "min")])
+    if first.num_rows == table.num_rows:  # no copies: nearly always
+        return tables
     return [table.filter(pc.is_in(index, first.column("i_min")))]
 
 

@@ -97,7 +97,7 @@ async def _stream(settings: Settings, files: list[str]) -> tuple[int, int]:
     await ensure_topics(url, ALL_TOPICS)
     cluster = await cluster_id(url)
     start = await log_ends(url, RAW_TOPIC)  # before publishing: our records come after
-    new = frozenset(start) - set(stored_offsets(settings.warehouse, cluster))
+    read_before = frozenset(start) & set(stored_offsets(settings.warehouse, cluster))
     run_key = new_run_key()
     # Store where this warehouse starts before publishing: a stream killed (even by SIGKILL)
     # before its first batch then leaves a warehouse that a later worker goes on from, not
@@ -112,7 +112,7 @@ async def _stream(settings: Settings, files: list[str]) -> tuple[int, int]:
         settings,
         cluster=cluster,
         start=start,
-        only=OnlyRun(run_key, frozenset(start), keep=frozenset(start) - new),
+        only=OnlyRun(run_key, frozenset(start), keep=read_before),
         target=Target(run_key, count),
     )
     await run_app(ingestor)
