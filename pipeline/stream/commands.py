@@ -70,11 +70,13 @@ def _settings(  # type: ignore[no-untyped-def]
 
 
 def _logging(level: int) -> None:
-    """Our progress at `level`; faust, mode and aiokafka only when something is wrong."""
-    logging.basicConfig(
-        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("pipeline").setLevel(level)
+    """Our progress at `level`; faust, mode and aiokafka only when something is wrong, one line
+    each unless `--debug` (logs.py)."""
+    from .logs import configure
+
+    context = click.get_current_context(silent=True)
+    root = context.find_root().obj if context is not None else None
+    configure(level, debug=bool(root and root.get("debug")))
 
 
 @click.command()
