@@ -6,6 +6,11 @@ broker, and `agent.test_context()` tests can build one with no broker at all.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import faust
@@ -13,6 +18,31 @@ import faust
 from .messages import RAW_PARTITIONS, RAW_TOPIC
 
 DEFAULT_GROUP = "pipeline"
+
+
+@contextlib.contextmanager
+def data_dir(kind: str) -> Iterator[Path]:
+    """A private directory for faust's local state (faust needs one; with memory tables it
+    stays empty), removed after. Named `pipeline-KIND-PID-*` in the temp dir, so that a process
+    killed with SIGKILL, which cannot remove its own, has it removed by the next one: any such
+    directory whose process is gone."""
+    prefix = f"pipeline-{kind}-"
+    for old in Path(tempfile.gettempdir()).glob(prefix + "*"):
+        pid = old.name[len(prefix) :].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix=f"{prefix}{os.getpid()}-") as path:
+        yield Path(path)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive, and not ours to judge
+        return True
+    return True
 
 
 def make_app(

@@ -14,16 +14,14 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TextIO, cast
 
 import faust
 
-from .app import make_app
+from .app import data_dir, make_app
 from .feed import FEED_TOPICS
 
 BATCH = 500  # messages printed per write, at most
@@ -86,10 +84,10 @@ async def follow(
     from .worker import serve
 
     await ensure_topics(broker_url, {t: FEED_TOPICS[t] for t in topics})
-    with tempfile.TemporaryDirectory(prefix="pipeline-follow-") as data_dir:
+    with data_dir("follow") as state:
         app = make_app(
             broker_url,
-            data_dir=Path(data_dir),
+            data_dir=state,
             group_id=f"pipeline-follow-{uuid.uuid4().hex[:12]}",
             offset_reset="earliest" if from_beginning else "latest",
         )

@@ -22,7 +22,6 @@ import logging
 import os
 import signal
 import socket
-import tempfile
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
@@ -33,7 +32,7 @@ from ..collect import check_inputs
 from ..errors import BrokerError, PipelineError
 from ..exports import run_outcomes
 from ..warehouse import Warehouse, new_run_key
-from .app import make_app, raw_topic
+from .app import data_dir, make_app, raw_topic
 from .batch import OnlyRun, stored_offsets, write_batch
 from .broker import cluster_id, ensure_topics, log_ends, require_broker
 from .feed import FEED_TOPICS
@@ -140,10 +139,10 @@ async def run_app(ingestor: Ingestor) -> None:
     faust crashes; stop faust cleanly either way (leave the group, finish the batch being
     written). Raises the ingestor's error, if it had one."""
     settings = ingestor.settings
-    with tempfile.TemporaryDirectory(prefix="pipeline-faust-") as data_dir:
+    with data_dir("faust") as state:
         app = make_app(
             settings.broker_url,
-            data_dir=Path(data_dir),  # faust wants one; with memory tables it stays empty
+            data_dir=state,
             worker_id=f"{socket.gethostname()}-{os.getpid()}",
             group_id=group_id(settings.warehouse),
             app_class=WorkerApp,

@@ -1,11 +1,18 @@
-"""The streaming commands' log hygiene (pipeline/stream/logs.py): library messages one line
-each, each once per REPEAT_S; our own untouched."""
+"""What the streaming commands leave behind them: log lines (pipeline/stream/logs.py: library
+messages one line each, each once per REPEAT_S; our own untouched) and faust's state dirs."""
 
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
+import pytest
+
+from pipeline.stream.app import data_dir
 from pipeline.stream.logs import LibraryLines
 
 
@@ -50,3 +57,21 @@ def test_asyncios_pending_task_notice_at_exit_is_dropped() -> None:
     quiet = LibraryLines()
     assert not quiet.filter(record("asyncio", "Task was destroyed but it is pending!\ntask: <T>"))
     assert quiet.filter(record("asyncio", "Task exception was never retrieved"))
+
+
+def test_a_killed_workers_state_dir_is_removed_by_the_next_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """faust needs a data dir; a SIGKILLed worker cannot remove its own, the next one does."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    dead = tmp_path / f"pipeline-faust-{gone.pid}-x1"
+    live = tmp_path / f"pipeline-faust-{os.getppid()}-x2"  # (a running process's)
+    other = tmp_path / f"pipeline-follow-{gone.pid}-x3"  # another kind: left to its own sweep
+    for d in (dead, live, other):
+        d.mkdir()
+    with data_dir("faust") as mine:
+        assert mine.is_dir() and mine.name.startswith(f"pipeline-faust-{os.getpid()}-")
+        assert not dead.exists() and live.exists() and other.exists()
+    assert not mine.exists()
