@@ -26,7 +26,9 @@ def format_option(choices: tuple[str, ...]):  # type: ignore[no-untyped-def]
         type=click.Choice(choices),
         default=choices[0],
         show_default=True,
-        help="Output: an aligned table for reading, or JSON / CSV for other programs.",
+        help="Output: an aligned table for reading, or "
+        + " / ".join(c.upper() for c in choices[1:])
+        + " for other programs.",
     )
 
 

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check -e ".[test]"
-scripts/install-test-deps.sh || echo "warning: could not install chromium; the HTML render test will fail" >&2
+scripts/install-test-deps.sh || echo "warning: could not install chromium; the HTML render test will be skipped" >&2
 .venv/bin/ruff check pipeline tests bench
 .venv/bin/ruff format --check pipeline tests bench
 .venv/bin/mypy

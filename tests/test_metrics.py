@@ -177,7 +177,9 @@ def test_worker_metrics_over_http() -> None:
     metrics.observe_consumer_lag({("events.raw", 0): 7, ("events.raw", 1): 0})
     metrics.observe_consumer_lag({("events.raw", 1): 3})  # a batch from partition 1 only
     metrics.observe_consumer_lag({("events.raw", 2): -1})  # highwater read before the commit
-    metrics.observe_batch_write(0.042)
+    read_before = metrics.REGISTRY.get_sample_value("pipeline_read_bytes_total") or 0
+    rated_before = metrics.REGISTRY.get_sample_value("pipeline_rating_duration_seconds_count") or 0
+    metrics.observe_batch_write(0.042, bytes_read=1234, ingest_s=0.03)
     server = metrics.serve(0, "127.0.0.1")
     try:
         url = f"http://127.0.0.1:{server.server_port}/metrics"
@@ -195,6 +197,9 @@ def test_worker_metrics_over_http() -> None:
     }
     assert lag == {"0": 7, "1": 3, "2": 0}
     assert value(got, "pipeline_batch_write_duration_seconds_bucket", le="0.05") >= 1
+    # the worker feeds the input-bytes and rating-duration panels too, per batch
+    assert value(got, "pipeline_read_bytes_total") == read_before + 1234
+    assert value(got, "pipeline_rating_duration_seconds_count") == rated_before + 1
     assert not any(name.startswith("python_") for name, _ in got), "not the default registry"
 
 

@@ -14,6 +14,7 @@ with hand-made messages.
 from __future__ import annotations
 
 import logging
+import time
 from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ import pyarrow.compute as pc
 
 from .. import outbox
 from ..ruleset import RuleSet
-from ..warehouse import Warehouse
+from ..warehouse import IngestSummary, Warehouse
 from .messages import RawMessage, messages_to_table
 
 log = logging.getLogger(__name__)
@@ -136,6 +137,8 @@ class Written:
     run_records: int | None = None  # records of `run_key` in the warehouse, when asked
     outcomes: Outcomes | None = None  # this write's records by outcome, when asked
     feed: Feed | None = None  # the outcome messages to send after this write, if any
+    bytes_read: int = 0  # raw bytes of the records stored
+    ingest_s: float = 0.0  # validation to rating, as `replay` measures its own
 
 
 Feed = tuple[int, pa.Table]  # (version, messages): see outbox.messages
@@ -165,17 +168,20 @@ def write_batch(
             outbox.acknowledge(wh.con, ack)
         new = fresh(parts, wh.offsets(cluster), start, only)
         since = wh.last_eid()
-        stored = 0
+        summary, started = IngestSummary(), time.perf_counter()
         if new.offsets:
-            stored = wh.ingest(
+            summary = wh.ingest(
                 new.tables,
                 rules,
                 command="stream",
                 offsets=new.offsets,
                 cluster=cluster,
                 once=True,
-            ).records
+            )
+        stored = summary.records
         return Written(
+            bytes_read=summary.bytes_read,
+            ingest_s=time.perf_counter() - started,
             records=stored,  # a second copy of a message (a producer's retry) is skipped
             skipped=new.skipped + new.passed + new.records - stored,
             offsets=wh.offsets(cluster),

@@ -343,7 +343,9 @@ class Ingestor:
         self.batches += 1
         self.positions.update(written.offsets)
         if self.settings.metrics:
-            metrics.observe_batch_write(seconds)
+            metrics.observe_batch_write(
+                seconds, bytes_read=written.bytes_read, ingest_s=written.ingest_s
+            )
             if written.outcomes:
                 metrics.observe_records(written.outcomes)
         log.info(

@@ -460,7 +460,11 @@ def test_two_workers_share_the_partitions_of_one_warehouse(
         if name == "pipeline_consumer_lag_records"
     }
     assert list(lags.values()) == [0], lags
-    assert scraped[("pipeline_batch_write_duration_seconds_count", frozenset())] >= 1
+    batches = scraped[("pipeline_batch_write_duration_seconds_count", frozenset())]
+    assert batches >= 1
+    # the input-bytes and rating-duration panels are fed by a worker too, once per batch
+    assert scraped[("pipeline_rating_duration_seconds_count", frozenset())] == batches
+    assert scraped[("pipeline_read_bytes_total", frozenset())] > stored_by_a * 100
 
 
 def scrape(port: int) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
