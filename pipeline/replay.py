@@ -13,6 +13,7 @@ from .exports import run_outcomes
 from .invoice import build_invoices, period_bounds, store_invoices
 from .outfile import atomic_path
 from .query import copy_rated
+from .revisions import record_revisions
 from .rules import load_rules
 from .summary import usage_periods
 from .warehouse import Warehouse, new_run_key
@@ -67,7 +68,9 @@ def bill_period(
     `rated/period=P/rated.parquet`, and the invoices are computed from that file: billing reads
     one pass over the period's records, and the partition an analyst reads holds exactly the
     records billed. The file is renamed into place only after the invoices commit, so a failed
-    or killed bill leaves the previous partition and invoices together."""
+    or killed bill leaves the previous partition and invoices together. Invoices that differ
+    from what the last bill issued are also kept as revisions (revisions.py), and counted in the
+    summary line."""
     if period != "all":
         period_bounds(period)
     rules = load_rules(rules_dir)
@@ -83,7 +86,10 @@ def bill_period(
                 copy_rated(con, p, rated)
                 invoices, availability = build_invoices(con, rules, p, rated)
                 store_invoices(con, p, invoices, availability, rules.digest)
-                billed.append(f"{p}: {len(invoices)} invoice(s)")
+                changed = str(record_revisions(con, p, rules.digest))
+                billed.append(
+                    f"{p}: {len(invoices)} invoice(s)" + (f" ({changed})" if changed else "")
+                )
         if metrics_file is not None:
             metrics.observe_bill(wh.con, seconds=time.perf_counter() - started)
     if metrics_file is not None:

@@ -43,9 +43,9 @@ LOCK_FILE = ".lock"
 TURNSTILE_FILE = ".lock.next"  # see _locked
 LOCK_POLL_S = 0.01
 # 4: records and usage carry integer keys (duplicates, fraud groups), fraud_flags its uid;
-# 5: the outcome feed's outbox; 6: reviews apply per reason (views only). A writing command
-# upgrades a version-2 to -5 warehouse in place.
-SCHEMA_VERSION = "6"
+# 5: the outcome feed's outbox; 6: reviews apply per reason (views only); 7: invoice revisions.
+# A writing command upgrades a version-2 to -6 warehouse in place.
+SCHEMA_VERSION = "7"
 
 
 def _schema_text(name: str) -> str:

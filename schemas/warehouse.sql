@@ -107,6 +107,22 @@ CREATE TABLE IF NOT EXISTS invoices (
   billed_at      TIMESTAMP
 );
 
+-- What each `bill` issued: `invoices` holds a period's current invoices only (billing again
+-- replaces them), so every invoice that differs from the account's last revision (or is its
+-- first) is also kept here, as `export invoices` printed it, and so is an invoice a later bill
+-- withdrew (no invoice for the account any more). Append-only: re-billing changes no row.
+CREATE TABLE IF NOT EXISTS invoice_revisions (
+  period         VARCHAR NOT NULL,
+  account        VARCHAR NOT NULL,
+  revision       INTEGER NOT NULL,     -- 1, 2, ... per (period, account)
+  invoice_number VARCHAR,              -- NULL: withdrawn
+  currency       VARCHAR,
+  total          DECIMAL(38,2),
+  invoice        VARCHAR,              -- the invoice's JSON object as `export invoices` gives it
+  rules_digest   VARCHAR,
+  billed_at      TIMESTAMP NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS invoice_lines (
   period       VARCHAR NOT NULL,
   account      VARCHAR NOT NULL,
