@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -28,6 +29,10 @@ class Result:
         return self.events / self.seconds
 
 
+def total_memory_gib() -> float:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+
+
 @dataclass
 class Report:
     events: int
@@ -36,6 +41,9 @@ class Report:
     period: str
     account: str
     results: list[Result] = field(default_factory=list)
+    # the machine the figures belong to: targets are stated for a 2-core one
+    cpus: int | None = field(default_factory=os.cpu_count)
+    memory_gib: float = field(default_factory=total_memory_gib)
 
     @property
     def ok(self) -> bool:
@@ -82,6 +90,7 @@ def table(report: Report) -> str:
         lines.append(row + (f"  {r.error}" if r.error else ""))
     ratio = report.replay_over_bare_read
     lines += ["", f"replay / bare read_json: {_fmt(ratio, 2)}x" if ratio else ""]
+    lines.append(f"machine: nproc {report.cpus}, {report.memory_gib:.1f} GiB")
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -4,6 +4,7 @@ memory, the DuckDB yardstick, the targets, the JSON report)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -101,3 +102,4 @@ def test_report_json_and_table() -> None:
     assert doc["results"][0]["events_per_s"] == 500
     text = table(report)
     assert HEADER in text and "exit 2: no such command" in text and "4.00x" in text
+    assert f"machine: nproc {os.cpu_count()}, " in text and doc["cpus"] == os.cpu_count()
