@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import MAXYEAR, UTC, datetime
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -64,12 +64,14 @@ def period_bounds(period: str) -> tuple[datetime, datetime]:
         start = datetime.strptime(period, "%Y-%m").replace(tzinfo=UTC)
     except ValueError:
         raise UsageError(f"period `{period}` is not YYYY-MM (e.g. 2026-10)") from None
-    end = (
-        start.replace(year=start.year + 1, month=1)
-        if start.month == 12
-        else start.replace(month=start.month + 1)
-    )
-    return start, end
+    if start.month < 12:
+        return start, start.replace(month=start.month + 1)
+    if start.year == MAXYEAR:  # its end, 10000-01-01, is past the last date Python can hold
+        raise UsageError(
+            f"period `{period}` cannot be billed or exported: it ends after 9999-12-31,"
+            " the last date this pipeline handles"
+        )
+    return start, start.replace(year=start.year + 1, month=1)
 
 
 def tiered_amount(charge: Charge, total: Fraction) -> Fraction:

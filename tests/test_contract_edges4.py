@@ -293,21 +293,38 @@ def test_period_is_spelled_exactly_yyyy_mm(tmp_path: Path, period: str) -> None:
     """6: `--period YYYY-MM`. `2026-1` would otherwise bill January under a second key (and
     number its invoices INV-20261-...); a misspelt period for `export flags` would print an
     empty list as if there were no flags."""
+    for args in _period_commands(tmp_path, period):
+        r = main_inprocess(*map(str, args))
+        assert r.returncode == 1, (args, r.stdout, r.stderr)
+        assert f"period `{period}` is not YYYY-MM" in r.stderr
+
+
+def _period_commands(tmp_path: Path, period: str) -> list[tuple[object, ...]]:
+    """`bill` and the period exports of `period`, on a warehouse with no records."""
     rules = write_rules(
         tmp_path, {"p": _plan("    telecom.sms: {model: per_unit, price: '1'}\n")}, ACCOUNTS
     )
     wh = tmp_path / "wh"
     _replay(rules, wh, write_jsonl(tmp_path / "e.jsonl", []))
-    commands = [
+    return [
         ("bill", "--rules", rules, "--warehouse", wh, "--period", period),
         ("export", "invoices", "--warehouse", wh, "--period", period),
         ("export", "statement", "--warehouse", wh, "--period", period, "--account", "a"),
         ("export", "flags", "--warehouse", wh, "--period", period),
     ]
-    for args in commands:
+
+
+def test_the_last_representable_month_is_a_clear_error_not_a_crash(tmp_path: Path) -> None:
+    """9999-12 ends at 10000-01-01, past the dates Python holds: one line naming the limit and
+    exit 1, not a traceback; the month before bills."""
+    for args in _period_commands(tmp_path, "9999-12"):
         r = main_inprocess(*map(str, args))
         assert r.returncode == 1, (args, r.stdout, r.stderr)
-        assert f"period `{period}` is not YYYY-MM" in r.stderr
+        assert "Traceback" not in r.stderr
+        assert "period `9999-12` cannot be billed or exported: it ends after 9999-12-31" in r.stderr
+    r = main_inprocess(*map(str, _period_commands(tmp_path / "b", "9999-11")[0]))
+    assert r.returncode == 0, r.stderr
+    assert "billed 9999-11: 1 invoice(s)" in r.stderr, r.stderr
 
 
 def test_quantities_keep_the_digits_as_written(tmp_path: Path) -> None:
