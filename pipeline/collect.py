@@ -5,6 +5,7 @@ written."""
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from collections.abc import Iterator
@@ -36,6 +37,14 @@ PLAIN, DOUBLE = "<plain>", "<double>"
 def check_inputs(paths: list[str]) -> None:
     """Fail before anything is written when an input cannot be read at all."""
     for p in paths:
+        try:
+            p.encode("utf-8")
+        except UnicodeEncodeError:
+            # (every record keeps its file's name, and the warehouse holds text as UTF-8)
+            shown = os.fsencode(p).decode("utf-8", "backslashreplace")  # the bytes, as \xff
+            raise UsageError(
+                f"input file {shown}: its name is not valid UTF-8", hint="rename the file"
+            ) from None
         path = Path(p)
         if not path.is_file():
             raise UsageError(f"input file {p} does not exist or is not a file")
@@ -58,6 +67,22 @@ def read_files(paths: list[str], run_key: int) -> Iterator[pa.Table]:
             yield from read_csv(p, idx, run_key)
         else:
             yield from _read_parquet(p, idx, run_key)
+
+
+def read_through(paths: list[str]) -> None:
+    """Read every file to its end, keeping nothing, so that one that fails part-way (a corrupt
+    Parquet page, a CSV in lone CRs, an I/O error) fails before anything is done with the others.
+    `publish` and `stream` need this: they send records as they read them, and a run cut off by
+    a bad file would leave part of a file on the broker for a worker to ingest; `replay` gets
+    the same guarantee from its transaction. A JSON Lines file's reader fails only on I/O, so
+    its blocks are read but not split into lines."""
+    for p in paths:
+        if Path(p).suffix.lower() == ".jsonl":
+            for _ in iter_line_blocks(p):
+                pass
+        else:
+            for _ in read_files([p], 0):
+                pass
 
 
 def prefetch(batches: Iterator[pa.Table], depth: int = 2) -> Iterator[pa.Table]:
@@ -190,4 +215,4 @@ def _arrow_kind(t: pa.DataType) -> str:
     return str(t)
 
 
-__all__ = ["check_inputs", "prefetch", "read_files"]
+__all__ = ["check_inputs", "prefetch", "read_files", "read_through"]

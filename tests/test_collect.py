@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pyarrow as pa
@@ -10,7 +11,7 @@ import pytest
 from helpers import main_inprocess
 
 from pipeline import csv_input, raw_input
-from pipeline.collect import read_files
+from pipeline.collect import read_files, read_through
 from pipeline.errors import UsageError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -162,3 +163,33 @@ def test_a_parquet_file_with_a_corrupt_page_stops_the_run_writing_nothing(tmp_pa
     assert "Traceback" not in r.stderr
     rec = main_inprocess("export", "reconcile", "--warehouse", wh)
     assert rec.returncode != 0 or '"input": 0' in rec.stdout
+
+
+def test_a_file_name_that_is_not_utf8_is_a_clear_error_before_anything_is_written(
+    tmp_path: Path,
+) -> None:
+    """Every record keeps its file's name, which the warehouse holds as UTF-8: a name that is
+    not (a Latin-1 name on a Linux disk) stops the run with one line naming the file, instead
+    of a traceback half-way through."""
+    name = tmp_path / os.fsdecode(b"bad\xff.jsonl")
+    name.write_bytes(b'{"x": 1}\n')
+    wh = tmp_path / "wh"
+    r = main_inprocess(
+        "replay", "--rules", str(REPO / "rating_rules"), "--warehouse", str(wh), str(name)
+    )
+    assert r.returncode == 1, r.stderr
+    assert "Traceback" not in r.stderr
+    assert "bad\\xff.jsonl: its name is not valid UTF-8" in r.stderr
+    assert not wh.exists()
+
+
+def test_read_through_fails_on_a_file_that_fails_part_way(tmp_path: Path) -> None:
+    """`publish`/`stream` read every file to its end before sending a record: a bad file after
+    good ones is found there (and good files pass)."""
+    good = tmp_path / "a.jsonl"
+    good.write_bytes(b'{"x": 1}\n' * 1000)
+    bad = tmp_path / "mac.csv"
+    bad.write_bytes(b"specversion,id\r1.0,a\r")
+    read_through([str(good)])
+    with pytest.raises(UsageError, match=r"mac\.csv: CSV lines end in a lone CR"):
+        read_through([str(good), str(bad)])

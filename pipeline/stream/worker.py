@@ -28,7 +28,7 @@ from pathlib import Path
 import faust
 
 from .. import metrics
-from ..collect import check_inputs
+from ..collect import check_inputs, read_through
 from ..errors import BrokerError, PipelineError
 from ..exports import run_outcomes
 from ..warehouse import Warehouse, new_run_key
@@ -83,6 +83,7 @@ def stream_files(settings: Settings, files: list[str]) -> str:
     the warehouse, stop. Returns the summary line."""
     check_inputs(files)
     require_broker(settings.broker_url)
+    read_through(files)  # a file that fails part-way stops the run before a record is sent
     run_key, count = asyncio.run(_stream(settings, files))
     with Warehouse.open(settings.warehouse) as wh:
         counts = run_outcomes(wh.con, run_key)
@@ -130,6 +131,7 @@ async def publish_files(broker_url: str, files: list[str]) -> tuple[int, int]:
     """`pipeline publish`: (run key, records sent)."""
     check_inputs(files)
     require_broker(broker_url)
+    read_through(files)  # a file that fails part-way stops the run before a record is sent
     run_key = new_run_key()
     return run_key, await publish_async(broker_url, record_batches(files, run_key))
 

@@ -326,6 +326,33 @@ def test_publish_sends_records_not_blank_lines(broker_url: str, tmp_path: Path) 
 
 
 @pytest.mark.broker
+@pytest.mark.parametrize("command", ["publish", "stream"])
+def test_a_bad_file_after_good_ones_stops_the_run_before_a_record_is_sent(
+    broker_url: str, tmp_path: Path, command: str
+) -> None:
+    """Records are sent as the files are read: a file that fails part-way (a CSV in lone CRs)
+    after 3 MB of good records used to leave those on the broker, for the next worker on the
+    warehouse to ingest as a run nobody asked for. Every file is now read through first: the
+    run stops with the file's error, nothing sent and (stream) no warehouse made."""
+    good = tmp_path / "good.jsonl"
+    good.write_bytes(
+        b"".join(b'{"id": "%d", "pad": "%s"}\n' % (i, b"x" * 280) for i in range(10_000))
+    )
+    bad = tmp_path / "mac.csv"
+    bad.write_bytes(b"specversion,id\r1.0,a\r")
+    ends = asyncio.run(log_ends(broker_url, RAW_TOPIC))
+    wh = tmp_path / "w"
+    args = (
+        ["--rules", str(EXAMPLE / "rules"), "--warehouse", str(wh)] if command == "stream" else []
+    )
+    r = cli(command, *args, "--broker", broker_url, str(good), str(bad))
+    assert r.returncode == 1, r.stderr
+    assert "mac.csv: CSV lines end in a lone CR" in r.stderr
+    assert asyncio.run(log_ends(broker_url, RAW_TOPIC)) == ends
+    assert not wh.exists()
+
+
+@pytest.mark.broker
 def test_a_worker_whose_broker_goes_away_stops_with_a_message(
     tmp_path: Path, workers: Callable[..., subprocess.Popen[bytes]]
 ) -> None:
