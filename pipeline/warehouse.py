@@ -115,11 +115,14 @@ class Warehouse:
     def _migrate(self) -> None:
         """Create or update the schema and views; a current warehouse is left alone (a
         streaming worker opens the warehouse once per batch)."""
-        try:
-            self._check_version()
+        found = self._stored_version()
+        if found == SCHEMA_VERSION:
             return
-        except WarehouseError:
-            pass
+        if found is None and first_row(self.con, "SELECT count(*) FROM duckdb_tables()")[0]:  # type: ignore[index]
+            # a DuckDB file of something else: not ours to add tables to
+            raise WarehouseError(f"{self.root} is not a pipeline warehouse")
+        if found is not None and _newer(found):
+            raise self._version_error(found)  # written by a later pipeline: never downgraded
         had_usage = first_row(
             self.con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'usage'"
         )
@@ -132,16 +135,30 @@ class Warehouse:
         )
 
     def _check_version(self) -> None:
+        found = self._stored_version()
+        if found is None:
+            raise WarehouseError(f"{self.root} is not a pipeline warehouse")
+        if found != SCHEMA_VERSION:
+            raise self._version_error(found)
+
+    def _stored_version(self) -> str | None:
+        """The warehouse's schema version; None when the file has no `meta` table (a new file,
+        or not a pipeline warehouse), "none" when it has one without a version."""
         try:
             row = first_row(self.con, "SELECT value FROM meta WHERE key = 'schema_version'")
-        except duckdb.CatalogException as exc:
-            raise WarehouseError(f"{self.root} is not a pipeline warehouse") from exc
-        if row is None or row[0] != SCHEMA_VERSION:
-            found = row[0] if row else "none"
-            raise WarehouseError(
-                f"{self.root}: warehouse version {found}, this pipeline uses {SCHEMA_VERSION}",
-                hint="a writing command (`pipeline bill` or `replay`) upgrades an older one",
+        except duckdb.CatalogException:
+            return None
+        return str(row[0]) if row else "none"
+
+    def _version_error(self, found: str) -> WarehouseError:
+        message = f"{self.root}: warehouse version {found}, this pipeline uses {SCHEMA_VERSION}"
+        if _newer(found):
+            return WarehouseError(
+                message, hint="a later version of the pipeline wrote it: upgrade the pipeline"
             )
+        return WarehouseError(
+            message, hint="a writing command (`pipeline bill` or `replay`) upgrades an older one"
+        )
 
     # -- transactions ----------------------------------------------------------------------
 
@@ -299,6 +316,11 @@ class Warehouse:
 
 
 POSITION = ["run_key", "file_idx", "line"]
+
+
+def _newer(version: str) -> bool:
+    """Whether a stored schema version is later than this pipeline's (which must not touch it)."""
+    return version.isdigit() and int(version) > int(SCHEMA_VERSION)
 
 
 def _first_copies(tables: list[pa.Table]) -> list[pa.Table]:

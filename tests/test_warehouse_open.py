@@ -71,3 +71,39 @@ def test_an_older_warehouse_is_upgraded_by_the_next_replay(tmp_path: Path) -> No
     con.close()
     assert missing == [(0,)]
     assert version == [(warehouse.SCHEMA_VERSION,)]
+
+
+def test_a_warehouse_of_a_later_version_is_refused_never_downgraded(tmp_path: Path) -> None:
+    """A writing command used to take any other version for an older one and rewrite it as its
+    own: a warehouse written by a later pipeline must be left alone, by readers and writers."""
+    wh = tmp_path / "wh"
+    replay(RULES, wh, EVENTS)
+    con = duckdb.connect(str(wh / warehouse.DB_FILE))
+    con.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    con.close()
+    for write in (True, False):
+        with pytest.raises(warehouse.WarehouseError, match="version 99") as info:
+            with Warehouse.open(wh, write=write):
+                pass
+        assert "upgrade the pipeline" in str(info.value.hint)
+    con = duckdb.connect(str(wh / warehouse.DB_FILE), read_only=True)
+    assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall() == [
+        ("99",)
+    ]
+
+
+def test_a_duckdb_file_that_is_not_a_warehouse_is_refused_and_left_as_it_was(
+    tmp_path: Path,
+) -> None:
+    """A replay into a directory holding some other DuckDB file used to add the warehouse's
+    tables to it before failing: nothing is added, and the error says what the file is not."""
+    wh = tmp_path / "other"
+    wh.mkdir()
+    con = duckdb.connect(str(wh / warehouse.DB_FILE))
+    con.execute("CREATE TABLE records (x INTEGER)")
+    con.close()
+    with pytest.raises(warehouse.WarehouseError, match="is not a pipeline warehouse"):
+        with Warehouse.open(wh, write=True, create=True):
+            pass
+    con = duckdb.connect(str(wh / warehouse.DB_FILE), read_only=True)
+    assert con.execute("SELECT table_name FROM duckdb_tables()").fetchall() == [("records",)]
