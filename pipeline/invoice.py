@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import MAXYEAR, UTC, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -23,6 +23,7 @@ from .ruleset import Account, Charge, RuleSet
 from .sla import Availability, measure, round_money
 
 PERIOD_RE = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+FIRST_PERIOD, LAST_PERIOD = "0001-01", "9999-11"
 
 
 @dataclass
@@ -58,20 +59,25 @@ class Invoice:
 def period_bounds(period: str) -> tuple[datetime, datetime]:
     """[start, end) of a `YYYY-MM` period, UTC. Exactly that spelling: `strptime` alone would
     take `2026-1`, and the invoices of one month would then be stored under two keys."""
-    try:
-        if not PERIOD_RE.fullmatch(period):
-            raise ValueError(period)
-        start = datetime.strptime(period, "%Y-%m").replace(tzinfo=UTC)
-    except ValueError:
-        raise UsageError(f"period `{period}` is not YYYY-MM (e.g. 2026-10)") from None
+    if not PERIOD_RE.fullmatch(period):
+        raise UsageError(f"period `{period}` is not YYYY-MM (e.g. 2026-10)")
+    if not in_range(period):
+        # (Python's dates run from 0001-01-01 to 9999-12-31: 0000-12 starts before them,
+        # 9999-12 ends after them; a UTC time can fall there from a valid RFC 3339 one)
+        raise UsageError(
+            f"period `{period}` cannot be billed or exported: this pipeline handles periods"
+            f" {FIRST_PERIOD} to {LAST_PERIOD}"
+        )
+    start = datetime.strptime(period, "%Y-%m").replace(tzinfo=UTC)
     if start.month < 12:
         return start, start.replace(month=start.month + 1)
-    if start.year == MAXYEAR:  # its end, 10000-01-01, is past the last date Python can hold
-        raise UsageError(
-            f"period `{period}` cannot be billed or exported: it ends after 9999-12-31,"
-            " the last date this pipeline handles"
-        )
     return start, start.replace(year=start.year + 1, month=1)
+
+
+def in_range(period: str) -> bool:
+    """Whether a period (as the warehouse stores it: `10000-01` can occur) is one the pipeline
+    can bill, FIRST_PERIOD to LAST_PERIOD."""
+    return PERIOD_RE.fullmatch(period) is not None and FIRST_PERIOD <= period <= LAST_PERIOD
 
 
 def tiered_amount(charge: Charge, total: Fraction) -> Fraction:

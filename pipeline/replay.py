@@ -10,7 +10,14 @@ from pathlib import Path
 from . import metrics
 from .collect import check_inputs, prefetch, read_files
 from .exports import run_outcomes
-from .invoice import build_invoices, period_bounds, store_invoices
+from .invoice import (
+    FIRST_PERIOD,
+    LAST_PERIOD,
+    build_invoices,
+    in_range,
+    period_bounds,
+    store_invoices,
+)
 from .outfile import atomic_path
 from .query import copy_rated
 from .revisions import record_revisions
@@ -81,7 +88,12 @@ def bill_period(
         with ExitStack() as partitions, wh.transaction() as con:
             wh.record_rules(rules, "bill")
             periods = usage_periods(con) if period == "all" else [period]
+            # `all`: a period a valid but extreme time falls in (UTC 0000-12, 10000-01) is
+            # named as skipped, not a failure of every later `bill --period all`
+            skipped = [p for p in periods if not in_range(p)]
             for p in periods:
+                if p in skipped:
+                    continue
                 rated = partitions.enter_context(atomic_path(partition_file(wh.root, p)))
                 copy_rated(con, p, rated)
                 invoices, availability = build_invoices(con, rules, p, rated)
@@ -94,7 +106,13 @@ def bill_period(
             metrics.observe_bill(wh.con, seconds=time.perf_counter() - started)
     if metrics_file is not None:
         metrics.write_textfile(metrics_file, metrics.BILL_METRICS)
-    return "billed " + ("; ".join(billed) or "nothing: no usage yet")
+    line = "billed " + ("; ".join(billed) or ("nothing" if skipped else "nothing: no usage yet"))
+    if skipped:
+        line += (
+            f"; skipped {', '.join(skipped)}: outside the periods this pipeline bills"
+            f" ({FIRST_PERIOD} to {LAST_PERIOD})"
+        )
+    return line
 
 
 def partition_file(root: Path, period: str) -> Path:

@@ -314,17 +314,48 @@ def _period_commands(tmp_path: Path, period: str) -> list[tuple[object, ...]]:
     ]
 
 
-def test_the_last_representable_month_is_a_clear_error_not_a_crash(tmp_path: Path) -> None:
-    """9999-12 ends at 10000-01-01, past the dates Python holds: one line naming the limit and
-    exit 1, not a traceback; the month before bills."""
-    for args in _period_commands(tmp_path, "9999-12"):
+@pytest.mark.parametrize("period", ["9999-12", "0000-12"])
+def test_a_month_past_the_dates_python_holds_is_a_clear_error_not_a_crash(
+    tmp_path: Path, period: str
+) -> None:
+    """9999-12 ends at 10000-01-01 and 0000-12 starts before 0001-01-01, past the dates Python
+    holds: one line naming the range and exit 1, not a traceback (nor "is not YYYY-MM", which
+    they are); the months just inside bill."""
+    for args in _period_commands(tmp_path, period):
         r = main_inprocess(*map(str, args))
         assert r.returncode == 1, (args, r.stdout, r.stderr)
         assert "Traceback" not in r.stderr
-        assert "period `9999-12` cannot be billed or exported: it ends after 9999-12-31" in r.stderr
-    r = main_inprocess(*map(str, _period_commands(tmp_path / "b", "9999-11")[0]))
+        assert (
+            f"period `{period}` cannot be billed or exported: this pipeline handles periods"
+            " 0001-01 to 9999-11" in r.stderr
+        )
+    for inside in ("9999-11", "0001-01"):
+        r = main_inprocess(*map(str, _period_commands(tmp_path / inside, inside)[0]))
+        assert r.returncode == 0, r.stderr
+        assert f"billed {inside}: 1 invoice(s)" in r.stderr, r.stderr
+
+
+def test_bill_all_names_the_periods_it_cannot_bill_and_bills_the_rest(tmp_path: Path) -> None:
+    """A valid RFC 3339 time can fall outside the periods the pipeline bills once in UTC
+    (0001-01-01T00:00:00+23:59 is in 0000-12): `bill --period all` used to fail on it, now and
+    at every later bill. It bills the other periods and names the ones it skipped."""
+    rules = write_rules(
+        tmp_path, {"p": _plan("    telecom.sms: {model: per_unit, price: '1'}\n")}, ACCOUNTS
+    )
+    sms = {"subscriber": "x", "destination": "+48"}
+    events = [
+        event("early", "telecom.sms", "0001-01-01T00:00:00+23:59", sms, "a"),
+        event("late", "telecom.sms", "9999-12-31T23:59:59-01:00", sms, "a"),
+        event("now", "telecom.sms", "2026-10-05T10:00:00Z", sms, "a"),
+    ]
+    wh = tmp_path / "wh"
+    _replay(rules, wh, write_jsonl(tmp_path / "e.jsonl", events))
+    r = main_inprocess("bill", "--rules", str(rules), "--warehouse", str(wh), "--period", "all")
     assert r.returncode == 0, r.stderr
-    assert "billed 9999-11: 1 invoice(s)" in r.stderr, r.stderr
+    assert r.stderr.strip() == (
+        "billed 2026-10: 1 invoice(s); skipped 0000-12, 10000-01: outside the periods this"
+        " pipeline bills (0001-01 to 9999-11)"
+    )
 
 
 def test_quantities_keep_the_digits_as_written(tmp_path: Path) -> None:
