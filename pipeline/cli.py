@@ -5,8 +5,10 @@ with the traceback only under `--debug`."""
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import traceback
+from pathlib import Path
 from typing import Any
 
 import click
@@ -41,9 +43,26 @@ bill_period_option = click.option(
     required=True,
     help="Billing period, YYYY-MM (UTC month), or `all` (every period with usage).",
 )
+def _writable_file(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A metrics file is written after the command's work has committed: a path that cannot be
+    written is refused before any work, not reported as a failure of work that was done."""
+    if value is None:
+        return value
+    path = Path(value)
+    directory = path.parent
+    if not value or path.is_dir():
+        raise click.BadParameter(f"{value!r} is not a file name", ctx, param)
+    if not directory.is_dir():
+        raise click.BadParameter(f"directory {str(directory)!r} does not exist", ctx, param)
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise click.BadParameter(f"directory {str(directory)!r} is not writable", ctx, param)
+    return value
+
+
 metrics_file_option = click.option(
     "--metrics-file",
     default=None,
+    callback=_writable_file,
     type=click.Path(dir_okay=False),
     help="After success, write this command's Prometheus metrics here (node-exporter textfile"
     " collector; name it *.prom, one file per command). See dashboards/README.md.",

@@ -213,3 +213,24 @@ def test_lag_of_partitions_given_up_drops_out() -> None:
         for s in family.samples
     }
     assert got == {("events.raw", "1"): 2}
+
+
+@pytest.mark.parametrize("where", ["missing/dir/m.prom", "", "."])
+def test_a_metrics_file_that_cannot_be_written_is_refused_before_any_work(
+    tmp_path: Path, where: str
+) -> None:
+    """The metrics file is written after the replay commits: a path that cannot be written
+    used to fail the command (exit 1) after the records were in, so a retry doubled them. It is
+    now refused up front, with nothing done."""
+    from helpers import main_inprocess
+    from worked_example import EVENTS, EXAMPLE
+
+    target = str(tmp_path / where) if where else ""
+    wh = tmp_path / "wh"
+    r = main_inprocess(
+        "replay", "--rules", str(EXAMPLE / "rules"), "--warehouse", str(wh),
+        "--metrics-file", target, *map(str, EVENTS),
+    )  # fmt: skip
+    assert r.returncode == 2, r.stderr
+    assert "Invalid value for '--metrics-file'" in r.stderr
+    assert not wh.exists()
