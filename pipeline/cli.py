@@ -9,7 +9,7 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 import duckdb
@@ -43,6 +43,8 @@ bill_period_option = click.option(
     required=True,
     help="Billing period, YYYY-MM (UTC month), or `all` (every period with usage).",
 )
+
+
 def _writable_file(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """A metrics file is written after the command's work has committed: a path that cannot be
     written is refused before any work, not reported as a failure of work that was done."""
@@ -294,6 +296,19 @@ def flags_confirm(warehouse: str, note: str | None, file: Any, ids: tuple[str, .
     _review("confirmed", warehouse, ids, note, file)
 
 
+def _aborted(*, process: bool) -> NoReturn:
+    """`aborted`, exit 1. As the process (not called in-process by tests), without Python's
+    shutdown: a Ctrl-C during a replay's read leaves DuckDB's threads pulling from the Python
+    reader, and the shutdown ending them ends the process in SIGABRT ("FATAL: exception not
+    rethrown"). The transaction has rolled back and the warehouse is closed by now."""
+    click.echo("aborted", err=True)
+    if process:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_ERROR)
+    sys.exit(EXIT_ERROR)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning every error into one line and an exit code."""
     args = sys.argv[1:] if argv is None else argv
@@ -306,8 +321,13 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(EXIT_ERROR)
+        _aborted(process=argv is None)
+    except RuntimeError as exc:
+        # Ctrl-C while DuckDB runs a statement reaches us as this, not as KeyboardInterrupt
+        # (the transaction has rolled back by then, like any other failure)
+        if str(exc) != "Query interrupted":
+            raise
+        _aborted(process=argv is None)
     except PipelineError as exc:
         if debug:
             traceback.print_exc()

@@ -39,22 +39,25 @@ def replay_files(
     rules = load_rules(rules_dir)  # a bad rule file stops here: nothing read, nothing written
     check_inputs(files)
     run_key = new_run_key()
-    with Warehouse.open(warehouse, write=True, create=True, ingest=True) as wh:
-        batches = prefetch(read_files(files, run_key))
-        if progress:
-            from .progress import with_progress
+    with ExitStack() as command:  # from the commit on, Ctrl-C waits for its end
+        with Warehouse.open(warehouse, write=True, create=True, ingest=True) as wh:
+            batches = prefetch(read_files(files, run_key))
+            if progress:
+                from .progress import with_progress
 
-            batches = with_progress(batches, files)
-        started = time.perf_counter()
-        summary = wh.ingest(batches, rules, command="replay", files=files)
-        seconds = time.perf_counter() - started
-        counts = run_outcomes(wh.con, run_key)
-        if metrics_file is not None:
-            metrics.observe_replay(
-                wh.con, wh.root, counts=counts, bytes_read=summary.bytes_read, seconds=seconds
+                batches = with_progress(batches, files)
+            started = time.perf_counter()
+            summary = wh.ingest(
+                batches, rules, command="replay", files=files, command_stack=command
             )
-    if metrics_file is not None:
-        metrics.write_textfile(metrics_file, metrics.REPLAY_METRICS)
+            seconds = time.perf_counter() - started
+            counts = run_outcomes(wh.con, run_key)
+            if metrics_file is not None:
+                metrics.observe_replay(
+                    wh.con, wh.root, counts=counts, bytes_read=summary.bytes_read, seconds=seconds
+                )
+        if metrics_file is not None:
+            metrics.write_textfile(metrics_file, metrics.REPLAY_METRICS)
     return f"replayed {summary.records} records from {len(files)} file(s); " + summary_line(counts)
 
 
@@ -82,10 +85,11 @@ def bill_period(
         period_bounds(period)
     rules = load_rules(rules_dir)
     billed = []
-    with Warehouse.open(warehouse, write=True) as wh:
+    with ExitStack() as command, Warehouse.open(warehouse, write=True) as wh:
         started = time.perf_counter()
-        # (the transaction exits first: the partitions are renamed only once it has committed)
-        with ExitStack() as partitions, wh.transaction() as con:
+        # (the transaction exits first: the partitions are renamed only once it has committed,
+        # and from the commit on Ctrl-C waits for the command's end)
+        with ExitStack() as partitions, wh.transaction(command) as con:
             wh.record_rules(rules, "bill")
             periods = usage_periods(con) if period == "all" else [period]
             # `all`: a period a valid but extreme time falls in (UTC 0000-12, 10000-01) is
@@ -104,8 +108,7 @@ def bill_period(
                 )
         if metrics_file is not None:
             metrics.observe_bill(wh.con, seconds=time.perf_counter() - started)
-    if metrics_file is not None:
-        metrics.write_textfile(metrics_file, metrics.BILL_METRICS)
+            metrics.write_textfile(metrics_file, metrics.BILL_METRICS)
     line = "billed " + ("; ".join(billed) or ("nothing" if skipped else "nothing: no usage yet"))
     if skipped:
         line += (

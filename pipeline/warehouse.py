@@ -15,7 +15,7 @@ import getpass
 import os
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -30,6 +30,7 @@ from .config import lock_timeout_s, memory_limit
 from .correlate import correlate
 from .errors import UsageError, WarehouseBusy, WarehouseError
 from .fraud import MINUTE_KEY_SQL, PAIR_KEY_SQL, judge_fraud
+from .interrupts import past_commit
 from .rate import rate, write_rule_tables
 from .rate import register_functions as register_rating
 from .raw_input import RAW_SCHEMA
@@ -163,13 +164,20 @@ class Warehouse:
     # -- transactions ----------------------------------------------------------------------
 
     @contextmanager
-    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def transaction(
+        self, command_stack: ExitStack | None = None
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One transaction. `command_stack`: the exit stack of the whole command, which from the
+        COMMIT on ignores Ctrl-C until it ends (interrupts.py): what then remains of the command
+        must not report as failed work that is done."""
         self.con.execute("BEGIN TRANSACTION")
         try:
             yield self.con
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
+        if command_stack is not None:
+            command_stack.enter_context(past_commit())
         self.con.execute("COMMIT")
 
     # -- rules -----------------------------------------------------------------------------
@@ -212,14 +220,16 @@ class Warehouse:
         offsets: dict[tuple[str, int], int] | None = None,
         cluster: str = "",
         once: bool = False,
+        command_stack: ExitStack | None = None,
     ) -> IngestSummary:
         """Store raw-record batches (validated), count them per run, store the stream offsets
         they end at, and re-judge what they affect: all in one transaction. `once`: a record
         whose (run_key, file_idx, line) is already stored, or repeats in the batches, is not
         stored again (a broker can deliver a message twice: a producer retries a send whose
-        acknowledgement was lost, and the log then holds two copies)."""
+        acknowledgement was lost, and the log then holds two copies). `command_stack`: see
+        `transaction`."""
         summary = IngestSummary()
-        with self.transaction() as con:
+        with self.transaction(command_stack) as con:
             changed = self.record_rules(rules, command, rebuild=False)
             base = self.last_eid()
             runs: list[int] | None = None

@@ -346,3 +346,28 @@ def test_killed_while_creating_the_warehouse_leaves_none(dataset, tmp_path):
     assert (after.returncode != 0 and "no warehouse" in after.stderr) or (
         after.returncode == 0 and '"input": 0' in after.stdout
     ), after.stderr
+
+
+def test_ctrl_c_during_a_replay_is_one_line_and_leaves_nothing(dataset, clean, tmp_path):
+    """SIGINT (Ctrl-C) at points spread over a replay: while DuckDB runs a statement it arrives
+    as a RuntimeError, which used to print a traceback (and during a read, the process could
+    then die in SIGABRT at Python's shutdown), and after the commit it used to report
+    `aborted` for a replay that was in. Now either the replay is not in and the command says
+    `aborted` (exit 1), or it is all in and the command printed its summary: exit 0, or, when
+    the signal lands while Python itself shuts down after that, killed by it."""
+    full = json.loads(clean["after_replay"]["reconcile"])["input"]
+    for i, at in enumerate(kill_points(clean["replay_s"], seed=11)):
+        wh = tmp_path / f"wh{i}"
+        proc = spawn_cmd(replay_args(dataset, wh))
+        wait_for_lock(proc, wh)
+        time.sleep(at)
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=120)
+        err = proc.stderr.read().decode(errors="replace")
+        proc.stderr.close()
+        assert "Traceback" not in err, err
+        held = reconcile(wh)["input"] if (wh / "warehouse.duckdb").exists() else 0
+        if err.startswith("replayed "):
+            assert held == full and code in (0, -signal.SIGINT), (at, code, err)
+        else:
+            assert (code, err.strip(), held) == (1, "aborted", 0), (at, err)
