@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from .errors import UsageError
+
 DEFAULT_RULES = "rating_rules"
 """--rules default: the rule directory, relative to the working directory."""
 
@@ -20,7 +22,16 @@ def default_broker() -> str:
 
 def lock_timeout_s() -> float:
     """Seconds a command waits for another one holding the warehouse ($PIPELINE_LOCK_TIMEOUT)."""
-    return float(os.environ.get("PIPELINE_LOCK_TIMEOUT", "30"))
+    text = os.environ.get("PIPELINE_LOCK_TIMEOUT", "30")
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds >= 0:  # (NaN too)
+        raise UsageError(
+            f"PIPELINE_LOCK_TIMEOUT={text!r} is not a number of seconds", hint="e.g. 30 or 0.5"
+        )
+    return seconds
 
 
 INGEST_MEMORY_LIMIT = "1GB"

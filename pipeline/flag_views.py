@@ -92,7 +92,11 @@ def read_pairs(lines: Iterable[str], name: str) -> tuple[str, ...]:
     `#` are skipped, so a list can carry its own comments.
     """
     out: list[str] = []
-    for n, raw in enumerate(lines, start=1):
+    try:
+        numbered = list(enumerate(lines, start=1))
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{name}: not UTF-8 text ({exc.reason})") from None
+    for n, raw in numbered:
         line = raw.rstrip("\r\n")
         if not line.strip() or line.lstrip().startswith("#"):
             continue

@@ -172,6 +172,8 @@ def timestamp(value: object, where: Where) -> datetime:
         return _rfc3339(match).astimezone(UTC)
     except ValueError:  # 2026-02-30, second 60, offset 24:00
         where.fail(f"{show(value)} is not a real date and time")
+    except OverflowError:  # 0001-01-01T00:00:00+05:00 is in year 0 in UTC
+        where.fail(f"{show(value)} is outside the years 1 to 9999 in UTC")
 
 
 def _rfc3339(match: re.Match[str]) -> datetime:

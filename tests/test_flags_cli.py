@@ -203,6 +203,14 @@ def test_a_bad_file_line_reviews_nothing(wh: Path, tmp_path: Path) -> None:
     assert history(wh) == []
 
 
+def test_a_file_that_is_not_utf8_is_one_line_and_reviews_nothing(wh: Path, tmp_path: Path) -> None:
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_bytes(b"clicktracker\tcli-0000005\nclick\xfftracker\tcli-0000007\n")
+    err = fails("flags", "dismiss", "--warehouse", wh, "--file", pairs)
+    assert err.strip() == f"error: {pairs}: not UTF-8 text (invalid start byte)"
+    assert history(wh) == []
+
+
 def test_an_unknown_flag_in_the_file_reviews_nothing(wh: Path, tmp_path: Path) -> None:
     pairs = tmp_path / "pairs.txt"
     pairs.write_text("clicktracker\tcli-0000005\nclicktracker\tcli-0000001\n")

@@ -217,3 +217,10 @@ def test_bundled_sample_is_current(tmp_path: Path) -> None:
     assert fresh == sorted(p.relative_to(bundled) for p in bundled.rglob("*") if p.is_file())
     for rel in fresh:
         assert (tmp_path / rel).read_bytes() == (bundled / rel).read_bytes(), rel
+
+
+def test_a_negative_seed_is_a_usage_error(tmp_path: Path) -> None:
+    """It used to be numpy's ValueError traceback."""
+    result = CliRunner().invoke(generate_command, ["--seed", "-1", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "Invalid value for '--seed': -1 is not in the range x>=0" in result.output

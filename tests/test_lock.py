@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import WarehouseBusy
+from pipeline.errors import UsageError, WarehouseBusy
 from pipeline.warehouse import _locked
 
 HOLD_S = 0.05  # one "batch"
@@ -60,3 +60,14 @@ def test_a_command_still_gives_up_after_its_timeout(
             with _locked(tmp_path, exclusive=False):
                 pass
         assert 0.3 <= time.monotonic() - started < 2
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "nan"])
+def test_a_lock_timeout_that_is_not_seconds_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    """It used to be a ValueError traceback from float()."""
+    monkeypatch.setenv("PIPELINE_LOCK_TIMEOUT", value)
+    with pytest.raises(UsageError, match=f"PIPELINE_LOCK_TIMEOUT='{value}' is not a number"):
+        with _locked(tmp_path, exclusive=False):
+            pass

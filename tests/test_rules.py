@@ -551,6 +551,13 @@ CASES = [
         "versions[0].effective_from",
         '"2026-01-01T23:59:60Z" is not a real date and time',
     ),
+    (
+        "before-year-1-in-utc",
+        {"plans/ads.yaml": ('"2026-01-01T00:00:00Z"', '"0001-01-01T00:00:00+05:00"')},
+        "rules/plans/ads.yaml",
+        "versions[0].effective_from",
+        '"0001-01-01T00:00:00+05:00" is outside the years 1 to 9999 in UTC',
+    ),
     # --- accounts ---
     (
         "repeated-account",

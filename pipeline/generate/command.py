@@ -20,7 +20,7 @@ from .run import generate
 )
 @click.option(
     "--seed",
-    type=int,
+    type=click.IntRange(min=0),
     default=1,
     show_default=True,
     help="Random seed: the same seed gives the same bytes.",
