@@ -39,24 +39,24 @@ def replay_files(
     rules = load_rules(rules_dir)  # a bad rule file stops here: nothing read, nothing written
     check_inputs(files)
     run_key = new_run_key()
-    with ExitStack() as command:  # from the commit on, Ctrl-C waits for its end
-        with Warehouse.open(warehouse, write=True, create=True, ingest=True) as wh:
-            batches = prefetch(read_files(files, run_key))
-            if progress:
-                from .progress import with_progress
+    # (from the commit on, Ctrl-C waits for the command's end: see Warehouse.transaction)
+    with (
+        ExitStack() as command,
+        Warehouse.open(warehouse, write=True, create=True, ingest=True) as wh,
+    ):
+        batches = prefetch(read_files(files, run_key))
+        if progress:
+            from .progress import with_progress
 
-                batches = with_progress(batches, files)
-            started = time.perf_counter()
-            summary = wh.ingest(
-                batches, rules, command="replay", files=files, command_stack=command
-            )
-            seconds = time.perf_counter() - started
-            counts = run_outcomes(wh.con, run_key)
-            if metrics_file is not None:
-                metrics.observe_replay(
-                    wh.con, wh.root, counts=counts, bytes_read=summary.bytes_read, seconds=seconds
-                )
+            batches = with_progress(batches, files)
+        started = time.perf_counter()
+        summary = wh.ingest(batches, rules, command="replay", files=files, command_stack=command)
+        seconds = time.perf_counter() - started
+        counts = run_outcomes(wh.con, run_key)
         if metrics_file is not None:
+            metrics.observe_replay(
+                wh.con, wh.root, counts=counts, bytes_read=summary.bytes_read, seconds=seconds
+            )
             metrics.write_textfile(metrics_file, metrics.REPLAY_METRICS)
     return f"replayed {summary.records} records from {len(files)} file(s); " + summary_line(counts)
 
@@ -95,9 +95,7 @@ def bill_period(
             # `all`: a period a valid but extreme time falls in (UTC 0000-12, 10000-01) is
             # named as skipped, not a failure of every later `bill --period all`
             skipped = [p for p in periods if not in_range(p)]
-            for p in periods:
-                if p in skipped:
-                    continue
+            for p in (p for p in periods if in_range(p)):
                 rated = partitions.enter_context(atomic_path(partition_file(wh.root, p)))
                 copy_rated(con, p, rated)
                 invoices, availability = build_invoices(con, rules, p, rated)
