@@ -30,7 +30,10 @@ RAW_SCHEMA = pa.schema(
         ("pre_reason", pa.string()),
     ]
 )
-BLOCK_BYTES = 64 << 20
+# 8 MB, not 64: every block (and the arrays made from it) is a fresh allocation, and at 64 MB
+# glibc maps each from the kernel, page-faulting every 4 KB of it; 8 MB blocks are reused from
+# the heap (reading 1M records: 0.18 s, against 0.3-0.7 s)
+BLOCK_BYTES = 8 << 20
 CHUNK_ROWS = 32_768
 BOM = b"\xef\xbb\xbf"
 
