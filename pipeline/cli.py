@@ -15,16 +15,26 @@ import click
 import duckdb
 
 from . import exports, json_text
-from .config import DEFAULT_RULES, default_warehouse
+from .config import DEFAULT_RULES, INGEST_MEMORY_LIMIT, default_warehouse
 from .errors import PipelineError
 
 EXIT_ERROR = 1
 EXIT_INTERNAL = 3
 
+
+def _named_directory(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """An empty --warehouse (or PIPELINE_WAREHOUSE=) would be the current directory, and a
+    replay would write its warehouse files among the user's own."""
+    if not value:
+        raise click.BadParameter("is empty; name the warehouse directory", ctx, param)
+    return value
+
+
 warehouse_option = click.option(
     "--warehouse",
     "warehouse",
     default=default_warehouse,
+    callback=_named_directory,
     show_default="$PIPELINE_WAREHOUSE or ./warehouse",
     type=click.Path(file_okay=False),
     help="Warehouse directory (DuckDB file + Parquet).",
@@ -333,6 +343,18 @@ def main(argv: list[str] | None = None) -> None:
             traceback.print_exc()
         hint = f" ({exc.hint})" if exc.hint else ""
         click.echo(" ".join(f"error: {exc}{hint}".split()), err=True)  # one line, always
+        sys.exit(EXIT_ERROR)
+    except duckdb.OutOfMemoryException as exc:
+        # (e.g. one record of tens of MB under the ingest cap): the user's to raise
+        if debug:
+            traceback.print_exc()
+        first = str(exc).splitlines()[0]
+        click.echo(
+            f"error: {first} (raise PIPELINE_MEMORY_LIMIT, e.g. PIPELINE_MEMORY_LIMIT=4GB;"
+            f" replay and the stream worker keep to {INGEST_MEMORY_LIMIT} by default;"
+            " nothing was written)",
+            err=True,
+        )
         sys.exit(EXIT_ERROR)
     except duckdb.Error as exc:
         if debug:

@@ -208,8 +208,11 @@ def read_rule_file(path: Path, schema: str) -> dict[str, Any]:
         where.fail("is not UTF-8 text")
     except OSError as err:
         where.fail(f"cannot be read: {err.strerror}")
-    _check_nodes(_yaml(lambda loader: yaml.compose(text, Loader=loader), where), where, set())
-    doc = _yaml(lambda loader: yaml.load(text, Loader=loader), where)  # noqa: S506 - safe loaders
+    try:
+        _check_nodes(_yaml(lambda loader: yaml.compose(text, Loader=loader), where), where, set())
+        doc = _yaml(lambda loader: yaml.load(text, Loader=loader), where)  # noqa: S506 - safe
+    except RecursionError:  # (a rule is a few levels deep: thousands are no rule file)
+        where.fail("is nested too deeply to be a rule file (thousands of levels)")
     if doc is None:
         where.fail("file is empty; expected a mapping")
     if not isinstance(doc, dict):

@@ -10,6 +10,7 @@ writer takes an exclusive lock on `<warehouse>/.lock` (readers a shared one), wa
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import getpass
 import os
@@ -91,27 +92,29 @@ class Warehouse:
                 )
             path.mkdir(parents=True, exist_ok=True)
         with _locked(path, exclusive=write):
-            if create and not db.exists():
+            created = create and not db.exists()
+            if created:
                 _create(db)  # under the same lock the command then works under: no gap
-            con = duckdb.connect(
-                str(db),
-                read_only=not write,
-                config=_config(path, ingest),
-            )
             try:
-                # now() into a TIMESTAMP column would store local wall-clock time; every time in
-                # the warehouse is UTC.
-                con.execute("SET TimeZone = 'UTC'")
-                wh = cls(path, con, write)
-                if write:
-                    wh._migrate()
-                else:
-                    wh._check_version()
-                register_validation(con)
-                register_rating(con)
-                yield wh
-            finally:
-                con.close()
+                con = _connect(db, write=write, config=_config(path, ingest))
+                try:
+                    # now() into a TIMESTAMP column would store local wall-clock time; every
+                    # time in the warehouse is UTC.
+                    con.execute("SET TimeZone = 'UTC'")
+                    wh = cls(path, con, write)
+                    if write:
+                        wh._migrate()
+                    else:
+                        wh._check_version()
+                    register_validation(con)
+                    register_rating(con)
+                    yield wh
+                finally:
+                    con.close()
+            except BaseException:
+                if created:
+                    _remove_if_unused(db)
+                raise
 
     def _migrate(self) -> None:
         """Create or update the schema and views; a current warehouse is left alone (a
@@ -423,6 +426,39 @@ def _create(db: Path) -> None:
     os.replace(tmp, db)
 
 
+def _connect(
+    db: Path, *, write: bool, config: dict[str, DuckDBSetting]
+) -> duckdb.DuckDBPyConnection:
+    """The DuckDB connection; a file DuckDB cannot open (not a DuckDB file, one of a later
+    DuckDB, unreadable, locked by a process outside the pipeline) is the user's to fix, not an
+    internal failure."""
+    try:
+        return duckdb.connect(str(db), read_only=not write, config=config)
+    except duckdb.Error as exc:
+        first = str(exc).splitlines()[0]
+        raise WarehouseError(
+            f"cannot open the warehouse file {db}: {first}",
+            hint="check --warehouse; move a file that is not a pipeline warehouse aside",
+        ) from exc
+
+
+def _remove_if_unused(db: Path) -> None:
+    """A warehouse made by a command that then failed (a bad input file, an interrupted first
+    replay) is removed, so that exports say there is no warehouse rather than show zeros; it is
+    kept if any run is in it (a failure after the commit, say writing a metrics file)."""
+    try:
+        con = duckdb.connect(str(db), read_only=True)
+        try:
+            used = first_row(con, "SELECT count(*) FROM runs")[0]  # type: ignore[index]
+        finally:
+            con.close()
+    except duckdb.Error:
+        return  # not known to be unused: left as it is
+    if not used:
+        for leftover in (db, db.with_name(db.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+
+
 def new_run_key() -> int:
     """Orders runs: nanoseconds since the epoch (a later replay sorts after an earlier one)."""
     return time.time_ns()
@@ -439,32 +475,63 @@ def _locked(root: Path, *, exclusive: bool) -> Iterator[None]:
     timeout. With it, the worker's next batch queues behind the command that waited first."""
     deadline = time.monotonic() + lock_timeout_s()
     lock_path = root / LOCK_FILE
-    with _flocked(root / TURNSTILE_FILE, fcntl.LOCK_EX, deadline, lock_path):
-        fd = _flock(lock_path, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH, deadline, lock_path)
+    with _flocked(root / TURNSTILE_FILE, fcntl.LOCK_EX, deadline, lock_path, exclusive):
+        fd = _flock(
+            lock_path, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH, deadline, lock_path, exclusive
+        )
     try:
-        if exclusive:
+        if exclusive and fd is not None:
             os.ftruncate(fd, 0)
             os.write(fd, f"pid {os.getpid()} ({getpass.getuser()})\n".encode())
         yield
     finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
+        _unlock(fd)
 
 
 @contextmanager
-def _flocked(path: Path, mode: int, deadline: float, holder: Path) -> Iterator[None]:
-    fd = _flock(path, mode, deadline, holder)
+def _flocked(path: Path, mode: int, deadline: float, holder: Path, write: bool) -> Iterator[None]:
+    fd = _flock(path, mode, deadline, holder, write)
     try:
         yield
     finally:
+        _unlock(fd)
+
+
+def _unlock(fd: int | None) -> None:
+    if fd is not None:
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
 
 
-def _flock(path: Path, mode: int, deadline: float, holder: Path) -> int:
+def _lock_file(path: Path, write: bool) -> int | None:
+    """An open descriptor of a lock file, made if missing. A reader that may not write the
+    warehouse directory (an analyst reading the operator's warehouse, a read-only mount) opens
+    it read-only, which flock allows; where it was never made, no command has locked this
+    warehouse and there is nothing to wait for (None). A writer that may not write it is told
+    so."""
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+        if write:
+            raise WarehouseError(
+                f"warehouse {path.parent} cannot be written: {exc.strerror}",
+                hint="run the command as the warehouse's owner",
+            ) from None
+    try:
+        return os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+
+
+def _flock(path: Path, mode: int, deadline: float, holder: Path, write: bool) -> int | None:
     """An open descriptor of `path` holding an flock in `mode`, waited for until `deadline`;
-    WarehouseBusy names the lock's holder (as written in `holder`) when it runs out."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    WarehouseBusy names the lock's holder (as written in `holder`) when it runs out. None: a
+    reader's lock file that does not exist and cannot be made (see _lock_file)."""
+    fd = _lock_file(path, write)
+    if fd is None:
+        return None
     try:
         while True:
             try:

@@ -876,3 +876,16 @@ def test_readme_documents_every_key() -> None:
     for name in ("plan", "accounts", "slas", "fraud"):
         for key in keys(schema(name)):
             assert f"`{key}`" in readme, f"{key} ({name}) is not in rating_rules/README.md"
+
+
+def test_a_rule_file_nested_thousands_deep_is_a_rule_error(rules: Path) -> None:
+    """It was a RecursionError traceback (the node checks recurse once per level)."""
+    write_rules(rules, {})
+    with (rules / "fraud.yaml").open("a") as f:
+        f.write("x: " + "[" * 5000 + "]" * 5000 + "\n")
+    with pytest.raises(RuleError) as caught:
+        load_rules("rules")
+    assert (caught.value.file, caught.value.problem) == (
+        "rules/fraud.yaml",
+        "is nested too deeply to be a rule file (thousands of levels)",
+    )

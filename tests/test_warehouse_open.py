@@ -107,3 +107,86 @@ def test_a_duckdb_file_that_is_not_a_warehouse_is_refused_and_left_as_it_was(
             pass
     con = duckdb.connect(str(wh / warehouse.DB_FILE), read_only=True)
     assert con.execute("SELECT table_name FROM duckdb_tables()").fetchall() == [("records",)]
+
+
+def test_a_file_duckdb_cannot_open_is_the_users_error_naming_it(tmp_path: Path) -> None:
+    """It was DuckDB's IO error reported as an internal failure (exit 3)."""
+    wh = tmp_path / "wh"
+    wh.mkdir()
+    (wh / warehouse.DB_FILE).write_text("not a database\n")
+    for write in (True, False):
+        with pytest.raises(warehouse.WarehouseError, match="cannot open the warehouse file") as e:
+            with Warehouse.open(wh, write=write, create=write):
+                pass
+        assert str(wh / warehouse.DB_FILE) in str(e.value)
+    assert (wh / warehouse.DB_FILE).read_text() == "not a database\n"
+
+
+class Failed(Exception):
+    pass
+
+
+def test_a_warehouse_made_by_a_failing_first_command_is_removed(tmp_path: Path) -> None:
+    """Exports of the empty warehouse a failed first replay left used to show zeros, as if
+    there were no usage: now there is no warehouse, as before the command."""
+    wh = tmp_path / "wh"
+    with pytest.raises(Failed):
+        with Warehouse.open(wh, write=True, create=True, ingest=True):
+            assert (wh / warehouse.DB_FILE).exists()
+            raise Failed
+    assert not (wh / warehouse.DB_FILE).exists()
+    assert not (wh / (warehouse.DB_FILE + ".wal")).exists()
+    with pytest.raises(warehouse.WarehouseError, match="no warehouse at"):
+        with Warehouse.open(wh):
+            pass
+
+
+def test_a_warehouse_holding_a_run_is_kept_whatever_fails_after_it(tmp_path: Path) -> None:
+    wh = tmp_path / "wh"
+    with pytest.raises(Failed):
+        with Warehouse.open(wh, write=True, create=True, ingest=True) as w:
+            w.con.execute("INSERT INTO runs (run_key, command) VALUES (1, 'replay')")
+            raise Failed  # e.g. after the commit
+    assert (wh / warehouse.DB_FILE).exists()
+
+
+def test_an_existing_warehouse_is_never_removed_by_a_failure(tmp_path: Path) -> None:
+    wh = tmp_path / "wh"
+    with Warehouse.open(wh, write=True, create=True):
+        pass  # empty, but made by an earlier command
+    with pytest.raises(Failed):
+        with Warehouse.open(wh, write=True, create=True):
+            raise Failed
+    assert (wh / warehouse.DB_FILE).exists()
+
+
+def _no_write_access(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lock files open as for a user who may not write the warehouse directory (tests run as
+    root, whom permissions do not stop)."""
+    real_open = warehouse.os.open
+
+    def open_(path: object, flags: int, *args: object) -> int:
+        if flags & (warehouse.os.O_RDWR | warehouse.os.O_CREAT):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(warehouse.os, "open", open_)
+
+
+@pytest.mark.parametrize("locked_before", [True, False], ids=["lock-files", "no-lock-files"])
+def test_a_reader_without_write_access_reads_the_warehouse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, locked_before: bool
+) -> None:
+    """An analyst reading the operator's warehouse: readers opened the lock files read-write,
+    so every export failed with a permission error."""
+    wh = tmp_path / "wh"
+    replay(RULES, wh, EVENTS)
+    before = all_exports(wh)
+    if not locked_before:
+        for name in (warehouse.LOCK_FILE, warehouse.TURNSTILE_FILE):
+            (wh / name).unlink()
+    _no_write_access(monkeypatch)
+    assert all_exports(wh) == before
+    with pytest.raises(warehouse.WarehouseError, match="cannot be written: Permission denied"):
+        with Warehouse.open(wh, write=True):
+            pass
