@@ -224,3 +224,12 @@ def test_a_negative_seed_is_a_usage_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(generate_command, ["--seed", "-1", str(tmp_path / "out")])
     assert result.exit_code == 2
     assert "Invalid value for '--seed': -1 is not in the range x>=0" in result.output
+
+
+def test_an_event_count_past_the_maximum_is_a_usage_error(tmp_path: Path) -> None:
+    """10^20 events ran for ever planning its chunks, before writing a byte."""
+    result = CliRunner().invoke(generate_command, ["--events", str(10**20), str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert "Invalid value for '--events'" in result.output
+    assert "0<=x<=1000000000" in result.output
+    assert not (tmp_path / "o").exists()

@@ -9,14 +9,17 @@ import click
 
 from .run import generate
 
+MAX_EVENTS = 1_000_000_000
+
 
 @click.command("generate")
 @click.option(
     "--events",
-    type=int,
+    # (10^9 events are about 260 GB of JSON Lines; far more ran for ever planning its chunks)
+    type=click.IntRange(min=0, max=MAX_EVENTS),
     default=10_000,
     show_default=True,
-    help="Input records to write (JSON Lines lines plus CSV rows).",
+    help=f"Input records to write (JSON Lines lines plus CSV rows), at most {MAX_EVENTS:,}.",
 )
 @click.option(
     "--seed",
