@@ -11,8 +11,8 @@ DEFAULT_RULES = "rating_rules"
 
 
 def default_warehouse() -> str:
-    """--warehouse default: $PIPELINE_WAREHOUSE, else ./warehouse."""
-    return os.environ.get("PIPELINE_WAREHOUSE", "warehouse")
+    """--warehouse default: $PIPELINE_WAREHOUSE, else (unset or empty) ./warehouse."""
+    return os.environ.get("PIPELINE_WAREHOUSE") or "warehouse"
 
 
 def default_broker() -> str:
@@ -43,7 +43,23 @@ def memory_limit(*, ingest: bool) -> str | None:
     1 GB, so that memory stays bounded whatever the input's size, and the others use DuckDB's
     default (80% of RAM): billing a 10M-record period joins wide rows, and spilling them made
     it three times slower. None: DuckDB's default."""
-    return os.environ.get("PIPELINE_MEMORY_LIMIT") or (INGEST_MEMORY_LIMIT if ingest else None)
+    value = os.environ.get("PIPELINE_MEMORY_LIMIT")
+    if value:
+        _check_memory_size(value)
+    return value or (INGEST_MEMORY_LIMIT if ingest else None)
+
+
+def _check_memory_size(value: str) -> None:
+    """A size DuckDB does not take would otherwise fail the warehouse's connection, and read as
+    a warehouse file that cannot be opened. DuckDB itself judges it (an in-memory database)."""
+    import duckdb  # (here: the other settings are read by commands that never open DuckDB)
+
+    try:
+        duckdb.connect(config={"memory_limit": value}).close()
+    except duckdb.Error:
+        raise UsageError(
+            f"PIPELINE_MEMORY_LIMIT={value!r} is not a memory size", hint="e.g. 4GB or 1500MB"
+        ) from None
 
 
 # The stream worker's micro-batches (pipeline/stream/ingest.py says why these sizes).

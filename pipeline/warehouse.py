@@ -85,6 +85,7 @@ class Warehouse:
         row groups; the next `bill` compacts."""
         path = Path(root)
         db = path / DB_FILE
+        config = _config(path, ingest)  # (a bad setting fails before anything is made)
         if not db.exists():
             if not create:
                 raise WarehouseError(
@@ -96,7 +97,7 @@ class Warehouse:
             if created:
                 _create(db)  # under the same lock the command then works under: no gap
             try:
-                con = _connect(db, write=write, config=_config(path, ingest))
+                con = _connect(db, write=write, config=config)
                 try:
                     # now() into a TIMESTAMP column would store local wall-clock time; every
                     # time in the warehouse is UTC.

@@ -23,11 +23,24 @@ def test_an_empty_warehouse_option_is_refused(
     r = main_inprocess("replay", "--rules", RULES, "--warehouse", "", *map(str, EVENTS))
     assert r.returncode == 2
     assert "'--warehouse': is empty" in r.stderr
+    assert list(tmp_path.iterdir()) == []
+    # an empty variable is an unset one (as docs/cli.md says): ./warehouse
     monkeypatch.setenv("PIPELINE_WAREHOUSE", "")
     r = main_inprocess("export", "reconcile")
-    assert r.returncode == 2
-    assert "'--warehouse': is empty" in r.stderr
-    assert list(tmp_path.iterdir()) == []
+    assert r.returncode == 1
+    assert r.stderr.startswith("error: no warehouse at warehouse ")
+
+
+def test_a_memory_limit_duckdb_does_not_take_names_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It read as a warehouse file that cannot be opened, even with no warehouse there."""
+    monkeypatch.setenv("PIPELINE_MEMORY_LIMIT", "bogus")
+    wh = tmp_path / "wh"
+    r = main_inprocess("replay", "--rules", RULES, "--warehouse", str(wh), *map(str, EVENTS))
+    assert r.returncode == 1
+    assert r.stderr.startswith("error: PIPELINE_MEMORY_LIMIT='bogus' is not a memory size")
+    assert not (wh / DB_FILE).exists()
 
 
 def test_a_warehouse_file_duckdb_cannot_open_is_exit_1_naming_it(tmp_path: Path) -> None:
