@@ -41,7 +41,8 @@ def record_revisions(con: duckdb.DuckDBPyConnection, period: str, digest: str) -
     last = {
         account: (revision, invoice)
         for account, revision, invoice in con.execute(
-            "SELECT account, max(revision), arg_max(invoice, revision) FROM invoice_revisions"
+            "SELECT account, max(revision), arg_max_null(invoice, revision)"
+            " FROM invoice_revisions"
             " WHERE period = ? GROUP BY account",
             [period],
         ).fetchall()

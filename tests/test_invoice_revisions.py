@@ -83,3 +83,15 @@ def test_an_account_billed_before_and_no_longer_is_a_withdrawal(tmp_path: Path) 
     assert gone not in exported(wh)
     issued = (1, before[gone]["invoice_number"], Decimal(before[gone]["total"]))
     assert [r[1:4] for r in revisions(wh) if r[0] == gone] == [issued, (2, None, None)]
+
+    # the account back in the rules: its invoice is issued again, a third revision (the last
+    # revision's NULL invoice used to be skipped, and the re-issue taken for unchanged)
+    during = exported(wh)
+    line = bill(rules, wh, P)
+    now = exported(wh)
+    assert now[gone] == before[gone]
+    # (the others' numbers moved when it left and move back: revised too)
+    assert line.endswith(f"(re-billed: {sum(now[a] != during.get(a) for a in now)} revised)")
+    rows = [r for r in revisions(wh) if r[0] == gone]
+    assert [r[1:4] for r in rows] == [issued, (2, None, None), (3, *issued[1:])]
+    assert bill(rules, wh, P).endswith("(re-billed: unchanged)")
