@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 import click
 import duckdb
 
-from . import exports, json_text
+from . import exports, interrupts, json_text
 from .config import DEFAULT_RULES, INGEST_MEMORY_LIMIT, default_warehouse
 from .errors import PipelineError
 
@@ -322,6 +322,8 @@ def _aborted(*, process: bool) -> NoReturn:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning every error into one line and an exit code."""
     args = sys.argv[1:] if argv is None else argv
+    if argv is None:  # (in-process callers, tests, keep their Ctrl-C handler after a command)
+        interrupts.hold_until_exit()
     debug = "--debug" in args
     try:
         cli.main(args=args, prog_name="pipeline", standalone_mode=False)

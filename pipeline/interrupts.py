@@ -5,7 +5,10 @@ only reading back the summary, writing metrics and DuckDB's checkpoint at close 
 interrupt there used to report `aborted` (exit 1) for work that was done, and a script that
 retried then doubled a replay's records (as duplicates). So from the commit on, SIGINT is
 ignored until the block ends (the previous handler is then restored; an interrupt that arrived
-meanwhile is dropped, the command having succeeded).
+meanwhile is dropped, the command having succeeded). When the command is the process
+(`hold_until_exit`), it stays ignored to the process's exit: printing the summary and Python's
+shutdown take some 60 ms after the block, and a Ctrl-C there printed `aborted`, a traceback
+from an atexit callback, or killed the process.
 """
 
 from __future__ import annotations
@@ -14,6 +17,14 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+_hold_until_exit = False
+
+
+def hold_until_exit() -> None:
+    """The process ends with this command: past_commit leaves SIGINT ignored to the end."""
+    global _hold_until_exit
+    _hold_until_exit = True
 
 
 @contextmanager
@@ -27,4 +38,5 @@ def past_commit() -> Iterator[None]:
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if not _hold_until_exit:
+            signal.signal(signal.SIGINT, previous)
