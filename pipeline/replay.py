@@ -23,7 +23,7 @@ from .query import copy_rated
 from .revisions import record_revisions
 from .rules import load_rules
 from .summary import usage_periods
-from .warehouse import Warehouse, new_run_key
+from .warehouse import Warehouse
 
 
 def replay_files(
@@ -38,12 +38,12 @@ def replay_files(
     `metrics_file`, write the replay's metrics there (textfile format) once it has committed."""
     rules = load_rules(rules_dir)  # a bad rule file stops here: nothing read, nothing written
     check_inputs(files)
-    run_key = new_run_key()
     # (from the commit on, Ctrl-C waits for the command's end: see Warehouse.transaction)
     with (
         ExitStack() as command,
         Warehouse.open(warehouse, write=True, create=True, ingest=True) as wh,
     ):
+        run_key = wh.next_run_key()
         batches = prefetch(read_files(files, run_key))
         if progress:
             from .progress import with_progress

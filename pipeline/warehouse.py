@@ -312,6 +312,15 @@ class Warehouse:
                 con, seq, since=since, base=self.last_eid() if base is None else base
             )
 
+    def next_run_key(self) -> int:
+        """A new run's key (input order sorts by it): now, and after every stored run. Taken
+        under the write lock: two replays that overlap sort in the order they got the
+        warehouse, not the order they started, and a clock set back cannot put a later replay
+        before an earlier one, turning records already reported (billed, reviewed) into
+        duplicates of the new ones."""
+        last = first_row(self.con, "SELECT coalesce(max(run_key), 0) FROM runs")[0]  # type: ignore[index]
+        return max(new_run_key(), int(last) + 1)
+
     def last_eid(self) -> int:
         return int(first_row(self.con, "SELECT coalesce(max(eid), 0) FROM records")[0])  # type: ignore[index]
 

@@ -10,8 +10,10 @@ The Parquet column types (float32 is not "double", types DuckDB cannot scan) are
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 from helpers import main_inprocess, query
@@ -89,3 +91,32 @@ def test_an_empty_parquet_string_is_a_value_an_empty_csv_cell_is_missing(
     )
     assert r.returncode == 0, r.stderr
     assert query(wh, "SELECT outcome, reason FROM record_outcomes") == [("rejected", "bad_data")]
+
+
+def test_a_later_replay_sorts_after_every_stored_run_whatever_the_clock(tmp_path: Path) -> None:
+    """2.2 "first record wins" in input order, whose first key is the run. A run key was the
+    clock at the replay's start, taken before the warehouse lock: a replay started while
+    another held the warehouse, or on a clock set back, sorted before runs already stored, and
+    its copy of a (source, id) took the place of the record already rated. Here the stored run
+    sits ten minutes in the future, as after a clock set back."""
+    rules = _rules(tmp_path)
+    wh = tmp_path / "wh"
+
+    def replay(name: str, campaign: str) -> None:
+        data = {"campaign": campaign, "ip": "1.2.3.4", "user_agent": "ua"}
+        doc = {"specversion": "1.0", "id": "x", "source": "s", "type": "ad.impression"}
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text(json.dumps({**doc, "time": T, "subject": "a", "data": data}) + "\n")
+        args = ("--quiet", "--rules", str(rules), "--warehouse", str(wh), str(path))
+        r = main_inprocess("replay", *args)
+        assert r.returncode == 0, r.stderr
+
+    replay("first", "A")
+    con = duckdb.connect(str(wh / "warehouse.duckdb"))
+    for table in ("runs", "records"):
+        con.execute(f"UPDATE {table} SET run_key = run_key + 600 * 10**9")
+    con.close()
+    replay("second", "B")
+    assert query(wh, "SELECT campaign, outcome FROM usage_outcomes") == [("A", "rated")]
+    outcomes = query(wh, "SELECT outcome, count(*) FROM record_outcomes GROUP BY ALL ORDER BY 1")
+    assert outcomes == [("duplicate", 1), ("rated", 1)]
