@@ -118,7 +118,10 @@ def bill_period(
 
 def partition_file(root: Path, period: str) -> Path:
     """The period's rated-records partition file (Hive-style, so DuckDB prunes by period); its
-    directory is made if missing."""
+    directory is made if missing, and cleared of the temporary files of a bill killed while
+    writing it (bill holds the warehouse's exclusive lock: their writers are gone)."""
     directory = root / "rated" / f"period={period}"
     directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.tmp"):
+        stale.unlink(missing_ok=True)
     return directory / "rated.parquet"

@@ -86,18 +86,19 @@ class Warehouse:
         path = Path(root)
         db = path / DB_FILE
         config = _config(path, ingest)  # (a bad setting fails before anything is made)
-        if not db.exists():
-            if not create:
-                raise WarehouseError(
-                    f"no warehouse at {path}", hint="run `pipeline replay` into it first"
-                )
+        if create:
             path.mkdir(parents=True, exist_ok=True)
+        elif not db.exists() and not (path / LOCK_FILE).exists():
+            raise _no_warehouse(path)  # (and no command ever made one here)
         with _locked(path, exclusive=write):
+            if not create and not db.exists():  # (a first command that held the lock failed)
+                raise _no_warehouse(path)
             created = create and not db.exists()
-            if created:
-                _create(db)  # under the same lock the command then works under: no gap
+            # (made under the lock the command then works under, so no other command sees it
+            # before it is renamed into place)
+            work = _create(db) if created else db
             try:
-                con = _connect(db, write=write, config=config)
+                con = _connect(work, write=write, config=config)
                 try:
                     # now() into a TIMESTAMP column would store local wall-clock time; every
                     # time in the warehouse is UTC.
@@ -114,8 +115,10 @@ class Warehouse:
                     con.close()
             except BaseException:
                 if created:
-                    _remove_if_unused(db)
+                    _discard(work)
                 raise
+            if created:
+                _put_in_place(work, db)
 
     def _migrate(self) -> None:
         """Create or update the schema and views; a current warehouse is left alone (a
@@ -423,17 +426,37 @@ WHERE pair_key IS NULL;
 """
 
 
-def _create(db: Path) -> None:
-    """A new, empty warehouse, made under a temporary name and renamed into place: a process
-    killed meanwhile leaves no half-made warehouse, just a stray temporary file."""
+def _no_warehouse(path: Path) -> WarehouseError:
+    return WarehouseError(f"no warehouse at {path}", hint="run `pipeline replay` into it first")
+
+
+def _create(db: Path) -> Path:
+    """A new, empty warehouse under a temporary name, which the command that made it works in;
+    `open` renames it into place only when that command succeeds. A first command that fails or
+    is killed (even by SIGKILL) so leaves no warehouse: an empty one would make every export
+    read as "no usage". Temporary files of earlier ones killed are removed first (their makers
+    are gone: the caller holds the exclusive lock)."""
+    for stale in db.parent.glob(f".{db.name}.*.tmp*"):
+        stale.unlink(missing_ok=True)
     tmp = db.with_name(f".{db.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
     con = duckdb.connect(str(tmp))
     try:
         Warehouse(db.parent, con, True)._migrate()
     finally:
         con.close()
+    return tmp
+
+
+def _put_in_place(tmp: Path, db: Path) -> None:
+    wal = tmp.with_name(tmp.name + ".wal")  # (none after a clean close, which checkpoints)
+    if wal.exists():
+        os.replace(wal, db.with_name(db.name + ".wal"))
     os.replace(tmp, db)
+
+
+def _discard(tmp: Path) -> None:
+    for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
+        leftover.unlink(missing_ok=True)
 
 
 def _connect(
@@ -450,23 +473,6 @@ def _connect(
             f"cannot open the warehouse file {db}: {first}",
             hint="check --warehouse; move a file that is not a pipeline warehouse aside",
         ) from exc
-
-
-def _remove_if_unused(db: Path) -> None:
-    """A warehouse made by a command that then failed (a bad input file, an interrupted first
-    replay) is removed, so that exports say there is no warehouse rather than show zeros; it is
-    kept if any run is in it (a failure after the commit, say writing a metrics file)."""
-    try:
-        con = duckdb.connect(str(db), read_only=True)
-        try:
-            used = first_row(con, "SELECT count(*) FROM runs")[0]  # type: ignore[index]
-        finally:
-            con.close()
-    except duckdb.Error:
-        return  # not known to be unused: left as it is
-    if not used:
-        for leftover in (db, db.with_name(db.name + ".wal")):
-            leftover.unlink(missing_ok=True)
 
 
 def new_run_key() -> int:

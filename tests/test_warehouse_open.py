@@ -126,28 +126,24 @@ class Failed(Exception):
     pass
 
 
-def test_a_warehouse_made_by_a_failing_first_command_is_removed(tmp_path: Path) -> None:
+def test_a_first_command_makes_the_warehouse_all_or_nothing(tmp_path: Path) -> None:
     """Exports of the empty warehouse a failed first replay left used to show zeros, as if
-    there were no usage: now there is no warehouse, as before the command."""
-    wh = tmp_path / "wh"
-    with pytest.raises(Failed):
-        with Warehouse.open(wh, write=True, create=True, ingest=True):
-            assert (wh / warehouse.DB_FILE).exists()
-            raise Failed
-    assert not (wh / warehouse.DB_FILE).exists()
-    assert not (wh / (warehouse.DB_FILE + ".wal")).exists()
-    with pytest.raises(warehouse.WarehouseError, match="no warehouse at"):
-        with Warehouse.open(wh):
-            pass
-
-
-def test_a_warehouse_holding_a_run_is_kept_whatever_fails_after_it(tmp_path: Path) -> None:
+    there were no usage: the command works in a temporary file, renamed into place when it
+    succeeds; a failure (here after its work is stored) leaves no warehouse, as before it."""
     wh = tmp_path / "wh"
     with pytest.raises(Failed):
         with Warehouse.open(wh, write=True, create=True, ingest=True) as w:
             w.con.execute("INSERT INTO runs (run_key, command) VALUES (1, 'replay')")
-            raise Failed  # e.g. after the commit
-    assert (wh / warehouse.DB_FILE).exists()
+            assert not (wh / warehouse.DB_FILE).exists()  # not until it succeeds
+            raise Failed
+    assert sorted(p.name for p in wh.iterdir()) == [warehouse.LOCK_FILE, warehouse.TURNSTILE_FILE]
+    with pytest.raises(warehouse.WarehouseError, match="no warehouse at"):
+        with Warehouse.open(wh):
+            pass
+    with Warehouse.open(wh, write=True, create=True, ingest=True) as w:
+        w.con.execute("INSERT INTO runs (run_key, command) VALUES (1, 'replay')")
+    with Warehouse.open(wh) as w:
+        assert w.con.execute("SELECT run_key FROM runs").fetchall() == [(1,)]
 
 
 def test_an_existing_warehouse_is_never_removed_by_a_failure(tmp_path: Path) -> None:
