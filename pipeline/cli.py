@@ -279,7 +279,8 @@ def _review(
 pairs_file_option = click.option(
     "--file",
     "file",
-    type=click.File("r", encoding="utf-8"),
+    # (utf-8-sig: a byte-order mark, as Windows tools write, is not part of the first source)
+    type=click.File("r", encoding="utf-8-sig"),
     default=None,
     help="Flags to review, one per line: EVENT_SOURCE<TAB>EVENT_ID ('-': standard input).",
 )

@@ -14,7 +14,8 @@ def review_flags(warehouse: str, status: str, ids: tuple[str, ...], note: str | 
     """Record a review for each (source, id) pair; every pair must be a listed flag."""
     if len(ids) % 2:
         raise UsageError("give flags as pairs: EVENT_SOURCE EVENT_ID [EVENT_SOURCE EVENT_ID ...]")
-    pairs = list(zip(ids[::2], ids[1::2], strict=True))
+    # (a flag given twice, say on the command line and in --file, is one review)
+    pairs = list(dict.fromkeys(zip(ids[::2], ids[1::2], strict=True)))
     # UTC like every time in the warehouse. DuckDB's now() stored in a TIMESTAMP column would
     # be the wall-clock time of the process's time zone.
     reviewed_at = datetime.now(UTC).replace(tzinfo=None)

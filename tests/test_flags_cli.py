@@ -260,3 +260,16 @@ def test_read_pairs_keeps_tab_separated_fields_verbatim() -> None:
         read_pairs(["a\tb\tc\n"], "f")
     with pytest.raises(UsageError, match=r"f:1: expected"):
         read_pairs(["\tb\n"], "f")
+
+
+def test_a_file_with_a_byte_order_mark_and_a_flag_given_twice(wh: Path, tmp_path: Path) -> None:
+    """A BOM (as Windows tools write) became part of the first source, and that flag was not
+    found; a flag given twice was two reviews and counted twice."""
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_bytes("\ufeffclicktracker\tcli-0000005\nclicktracker\tcli-0000007\n".encode())
+    p = ok("flags", "dismiss", "--warehouse", wh, "clicktracker", "cli-0000005", "--file", pairs)
+    assert p.stderr.strip() == "dismissed 2 flag(s)"
+    assert [(h["id"], h["status"]) for h in history(wh)] == [
+        ("cli-0000005", "dismissed"),
+        ("cli-0000007", "dismissed"),
+    ]
