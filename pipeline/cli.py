@@ -347,22 +347,19 @@ def main(argv: list[str] | None = None) -> None:
         hint = f" ({exc.hint})" if exc.hint else ""
         click.echo(" ".join(f"error: {exc}{hint}".split()), err=True)  # one line, always
         sys.exit(EXIT_ERROR)
-    except duckdb.OutOfMemoryException as exc:
-        # (e.g. one record of tens of MB under the ingest cap): the user's to raise
-        if debug:
-            traceback.print_exc()
-        first = str(exc).splitlines()[0]
-        click.echo(
-            f"error: {first} (raise PIPELINE_MEMORY_LIMIT, e.g. PIPELINE_MEMORY_LIMIT=4GB;"
-            f" replay and the stream worker keep to {INGEST_MEMORY_LIMIT} by default;"
-            " nothing was written)",
-            err=True,
-        )
-        sys.exit(EXIT_ERROR)
     except duckdb.Error as exc:
         if debug:
             traceback.print_exc()
         first = str(exc).splitlines()[0]
+        if isinstance(exc, duckdb.OutOfMemoryException):
+            # (e.g. one record of tens of MB under the ingest cap): the user's to raise
+            click.echo(
+                f"error: {first} (raise PIPELINE_MEMORY_LIMIT, e.g. PIPELINE_MEMORY_LIMIT=4GB;"
+                f" replay and the stream worker keep to {INGEST_MEMORY_LIMIT} by default;"
+                " nothing was written)",
+                err=True,
+            )
+            sys.exit(EXIT_ERROR)
         click.echo(
             f"error: warehouse operation failed: {first} (run with --debug for details)", err=True
         )

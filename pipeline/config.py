@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 
 from .errors import UsageError
@@ -49,9 +50,11 @@ def memory_limit(*, ingest: bool) -> str | None:
     return value or (INGEST_MEMORY_LIMIT if ingest else None)
 
 
+@functools.cache
 def _check_memory_size(value: str) -> None:
     """A size DuckDB does not take would otherwise fail the warehouse's connection, and read as
-    a warehouse file that cannot be opened. DuckDB itself judges it (an in-memory database)."""
+    a warehouse file that cannot be opened. DuckDB itself judges it (an in-memory database),
+    once per value: a stream worker opens the warehouse for every batch."""
     import duckdb  # (here: the other settings are read by commands that never open DuckDB)
 
     try:

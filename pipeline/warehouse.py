@@ -128,7 +128,7 @@ class Warehouse:
             return
         if found is None and first_row(self.con, "SELECT count(*) FROM duckdb_tables()")[0]:  # type: ignore[index]
             # a DuckDB file of something else: not ours to add tables to
-            raise WarehouseError(f"{self.root} is not a pipeline warehouse")
+            raise _not_a_warehouse(self.root)
         if found is not None and _newer(found):
             raise self._version_error(found)  # written by a later pipeline: never downgraded
         had_usage = first_row(
@@ -145,7 +145,7 @@ class Warehouse:
     def _check_version(self) -> None:
         found = self._stored_version()
         if found is None:
-            raise WarehouseError(f"{self.root} is not a pipeline warehouse")
+            raise _not_a_warehouse(self.root)
         if found != SCHEMA_VERSION:
             raise self._version_error(found)
 
@@ -424,6 +424,10 @@ ALTER TABLE usage ADD COLUMN IF NOT EXISTS minute_key UBIGINT;
 UPDATE usage AS e SET pair_key = {PAIR_KEY_SQL}, minute_key = {MINUTE_KEY_SQL}
 WHERE pair_key IS NULL;
 """
+
+
+def _not_a_warehouse(path: Path) -> WarehouseError:
+    return WarehouseError(f"{path} is not a pipeline warehouse")
 
 
 def _no_warehouse(path: Path) -> WarehouseError:

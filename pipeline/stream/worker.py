@@ -78,12 +78,19 @@ async def _worker(settings: Settings) -> Ingestor:
     return ingestor
 
 
+def ready_to_send(files: list[str], broker_url: str) -> None:
+    """What `stream` and `publish` check before their first send: the files can be read (each
+    to its end: one that fails part-way would leave part of a run on the broker) and a broker
+    answers."""
+    check_inputs(files)
+    require_broker(broker_url)
+    read_through(files)
+
+
 def stream_files(settings: Settings, files: list[str]) -> str:
     """`pipeline stream`: publish FILES as a new run, consume until all of its records are in
     the warehouse, stop. Returns the summary line."""
-    check_inputs(files)
-    require_broker(settings.broker_url)
-    read_through(files)  # a file that fails part-way stops the run before a record is sent
+    ready_to_send(files, settings.broker_url)
     run_key, count = asyncio.run(_stream(settings, files))
     with Warehouse.open(settings.warehouse) as wh:
         counts = run_outcomes(wh.con, run_key)
@@ -129,9 +136,7 @@ async def _stream(settings: Settings, files: list[str]) -> tuple[int, int]:
 
 async def publish_files(broker_url: str, files: list[str]) -> tuple[int, int]:
     """`pipeline publish`: (run key, records sent)."""
-    check_inputs(files)
-    require_broker(broker_url)
-    read_through(files)  # a file that fails part-way stops the run before a record is sent
+    ready_to_send(files, broker_url)
     run_key = new_run_key()
     return run_key, await publish_async(broker_url, record_batches(files, run_key))
 
