@@ -17,7 +17,6 @@ from __future__ import annotations
 import duckdb
 
 from .fields import USAGE_TYPES
-from .fraud import MINUTE_KEY_SQL, PAIR_KEY_SQL
 
 _ORDER = "run_key, file_idx, line"
 _USAGE_IN = ", ".join(f"'{t}'" for t in USAGE_TYPES)
@@ -88,15 +87,14 @@ STEPS: list[tuple[bool, str] | str] = [
     UNION ALL
     SELECT eid, first_id, NOT keep, CASE WHEN keep AND type IN ({_USAGE_IN}) THEN eid END
     FROM d WHERE session_id IS NULL""",
-    # Replace the affected records' state; note which usage records change (a full rebuild
-    # changes all of them, and fraud and rating then need no list).
+    # Note which usage records change, and what they were (a full rebuild changes all of them,
+    # and fraud and rating then need no list); then replace the affected records' state. (Before
+    # it: the usage view reads event_state, and `usage_gone` is what the view held.)
     (
         SCOPED_ONLY,
         """CREATE OR REPLACE TEMP TABLE u_old AS
     SELECT DISTINCT st.uid FROM event_state st SEMI JOIN a USING (eid) WHERE st.uid IS NOT NULL""",
     ),
-    (SCOPED_ONLY, "DELETE FROM event_state WHERE eid IN (SELECT eid FROM a)"),
-    "INSERT INTO event_state SELECT eid, first_id, dup, uid FROM a",
     (
         SCOPED_ONLY,
         "CREATE OR REPLACE TEMP TABLE u_new AS SELECT DISTINCT uid FROM a WHERE uid IS NOT NULL",
@@ -110,24 +108,19 @@ STEPS: list[tuple[bool, str] | str] = [
         "CREATE OR REPLACE TEMP TABLE usage_gone AS"
         " SELECT * FROM usage SEMI JOIN u_chg USING (uid)",
     ),
-    (SCOPED_ONLY, "DELETE FROM usage WHERE uid IN (SELECT uid FROM u_chg)"),
-    # Usage records: a single record copies its event; a session takes the time and destination
-    # of its earliest part (by time, then seq) and the sum of its parts' quantities.
-    # (one INSERT: each one ends in a partly filled row group that the checkpoint merges)
-    f"""INSERT INTO usage
-    SELECT e.eid, e.type, e.subject, e.source, e.id, e.time, strftime(e.time, '%Y-%m'),
-           e.quantity, e.destination, e.campaign, e.ip, e.user_agent, e.impression_id,
-           NULL, 1, NULL, {PAIR_KEY_SQL}, {MINUTE_KEY_SQL}
-    FROM events e JOIN a ON a.eid = e.eid AND a.uid = e.eid
-    WHERE e.session_id IS NULL
-    UNION ALL
+    (SCOPED_ONLY, "DELETE FROM event_state WHERE eid IN (SELECT eid FROM a)"),
+    "INSERT INTO event_state SELECT eid, first_id, dup, uid FROM a",
+    (SCOPED_ONLY, "DELETE FROM sessions WHERE uid IN (SELECT uid FROM u_chg)"),
+    # A session takes the time and destination of its earliest part (by time, then seq) and the
+    # sum of its parts' quantities. (A single record's usage record is the record itself, read
+    # through the usage view: its event_state row gives it its own eid as uid.)
+    """INSERT INTO sessions
     SELECT uid, any_value(type), any_value(subject),
            arg_min(source, (time, session_seq)), arg_min(id, (time, session_seq)),
            min(time), strftime(min(time), '%Y-%m'), sum(quantity),
-           arg_min_null(destination, (time, session_seq)), NULL, NULL, NULL, NULL,
-           any_value(session_id), count(*)::INTEGER,
-           count(*) = max(session_seq) AND bool_or(session_last AND session_seq = max_seq),
-           NULL, NULL
+           arg_min_null(destination, (time, session_seq)), any_value(session_id),
+           count(*)::INTEGER,
+           count(*) = max(session_seq) AND bool_or(session_last AND session_seq = max_seq)
     FROM (SELECT e.*, a.uid, max(e.session_seq) OVER (PARTITION BY a.uid) AS max_seq
           FROM events e JOIN a USING (eid)
           WHERE a.uid IS NOT NULL AND e.session_id IS NOT NULL)

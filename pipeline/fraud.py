@@ -29,13 +29,6 @@ def _window_us(window_s: Decimal) -> int:
     return int(window_s * 1_000_000)
 
 
-# The groups' integer keys, stored with each usage record (columns `pair_key`, `minute_key`)
-# when correlation writes it: the (subject, impression_id) of rules 2-3 (an impression's own id)
-# and the (ip, UTC minute) of rule 4.
-PAIR_KEY_SQL = """CASE e.type WHEN 'ad.click' THEN hash(e.subject, e.impression_id)
-      WHEN 'ad.impression' THEN hash(e.subject, e.id) END"""
-MINUTE_KEY_SQL = "CASE WHEN e.type = 'ad.click' THEN hash(e.ip, date_trunc('minute', e.time)) END"
-
 # Ads whose marks can change: any ad usage record that changed (`u_chg`, before or after), the
 # clicks of the same (subject, impression_id) or on an impression of the same (subject, id),
 # and the clicks of the same (ip, UTC minute). Found through the integer keys: one integer

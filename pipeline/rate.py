@@ -193,9 +193,14 @@ def amount(kn: str, kd: str, qmax: str) -> str:
 
 RATE_SQL = f"""
 INSERT INTO rating
--- (`base` is inlined, not materialised: the destination lookup reads a few of its columns for
--- the few records with destinations, and writing all of it out cost a quarter of rating)
-WITH base AS NOT MATERIALIZED (
+WITH charges AS (  -- each charge with its destinations, longest prefix first (prefixes differ)
+  SELECT c.*, d.dests
+  FROM ({with_qmax("plan_charges")}) c
+  LEFT JOIN (SELECT plan, version, type,
+                    list(d ORDER BY length(d.prefix) DESC) AS dests
+             FROM ({with_qmax("plan_destinations")}) d GROUP BY ALL) d
+  USING (plan, version, type)
+), base AS (
   SELECT u.uid, u.type, u.time, u.destination, u.quantity, a.account, a.plan,
          a.valid_from, a.valid_to, v.version, v.effective_from, v.currency, v.timezone,
          c.model, c.per, c.price AS charge_price, c.has_destinations, c.inc_n, c.min_n,
@@ -203,29 +208,27 @@ WITH base AS NOT MATERIALIZED (
          c.kn_peak, c.kd_peak, c.kn_off, c.kd_off, c.qmax_peak, c.qmax_off,
          -- the wall-clock time in the plan's zone, converted once and only where a peak is set
          CASE WHEN c.peak_days IS NOT NULL THEN timezone(v.timezone, timezone('UTC', u.time))
-         END AS local_time
+         END AS local_time,
+         -- the destination the longest prefix matches: looked up in the row (a join of the
+         -- usage records to the destinations needed the plan joins twice, and the planner
+         -- could order them into a 5M-row inequality join)
+         CASE WHEN c.has_destinations
+              THEN list_filter(c.dests, lambda x: starts_with(u.destination, x.prefix))[1]
+         END AS d
   FROM usage u {{new_scope}}
   LEFT JOIN accounts a ON a.account = u.subject
   LEFT JOIN plan_versions v ON v.plan = a.plan AND u.time >= v.effective_from
         AND (v.effective_to IS NULL OR u.time < v.effective_to)
-  LEFT JOIN ({with_qmax("plan_charges")}) c
-         ON c.plan = a.plan AND c.version = v.version AND c.type = u.type
-), dest AS (
-  SELECT b.uid, arg_max(d, length(d.prefix)) AS d
-  FROM base b JOIN ({with_qmax("plan_destinations")}) d
-    ON d.plan = b.plan AND d.version = b.version AND d.type = b.type
-   AND starts_with(b.destination, d.prefix)
-  WHERE b.has_destinations
-  GROUP BY b.uid
+  LEFT JOIN charges c ON c.plan = a.plan AND c.version = v.version AND c.type = u.type
 ), priced AS (
-  SELECT b.*, dest.d.prefix AS prefix,
-    CASE WHEN b.has_destinations THEN dest.d.price ELSE b.charge_price END AS price,
-    CASE WHEN b.has_destinations THEN dest.d.kn_peak ELSE b.kn_peak END AS knp,
-    CASE WHEN b.has_destinations THEN dest.d.kd_peak ELSE b.kd_peak END AS kdp,
-    CASE WHEN b.has_destinations THEN dest.d.kn_off ELSE b.kn_off END AS kno,
-    CASE WHEN b.has_destinations THEN dest.d.kd_off ELSE b.kd_off END AS kdo,
-    CASE WHEN b.has_destinations THEN dest.d.qmax_peak ELSE b.qmax_peak END AS qmp,
-    CASE WHEN b.has_destinations THEN dest.d.qmax_off ELSE b.qmax_off END AS qmo,
+  SELECT b.*, b.d.prefix AS prefix,
+    CASE WHEN b.has_destinations THEN b.d.price ELSE b.charge_price END AS price,
+    CASE WHEN b.has_destinations THEN b.d.kn_peak ELSE b.kn_peak END AS knp,
+    CASE WHEN b.has_destinations THEN b.d.kd_peak ELSE b.kd_peak END AS kdp,
+    CASE WHEN b.has_destinations THEN b.d.kn_off ELSE b.kn_off END AS kno,
+    CASE WHEN b.has_destinations THEN b.d.kd_off ELSE b.kd_off END AS kdo,
+    CASE WHEN b.has_destinations THEN b.d.qmax_peak ELSE b.qmax_peak END AS qmp,
+    CASE WHEN b.has_destinations THEN b.d.qmax_off ELSE b.qmax_off END AS qmo,
     -- (the product keeps the DECIMAL(38,9) type, which holds it below 10^20 units only: a
     -- larger quantity is scaled as its integer and fraction parts)
     CASE WHEN b.quantity < 100000000000000000000 THEN (b.quantity * 1000000000)::HUGEINT
@@ -237,7 +240,7 @@ WITH base AS NOT MATERIALIZED (
       AND b.local_time::TIME >= b.peak_from
       AND (b.peak_to = TIME '00:00' OR b.local_time::TIME < b.peak_to))
     END AS off_peak
-  FROM base b LEFT JOIN dest USING (uid)
+  FROM base b
 ), judged AS (
   SELECT *,
     CASE WHEN account IS NULL THEN 'unknown_account'

@@ -212,10 +212,21 @@ def _quantity_sql() -> str:
       ELSE 1::DECIMAL(38,9) END"""
 
 
+# The integer keys of the fraud rules' groups (fraud.py), stored with each accepted record: the
+# (subject, impression_id) of rules 2-3 (an impression's own id) and the (ip, UTC minute) of
+# rule 4.
+PAIR_KEY_SQL = """CASE e.type WHEN 'ad.click' THEN hash(e.subject, e.impression_id)
+      WHEN 'ad.impression' THEN hash(e.subject, e.id) END"""
+MINUTE_KEY_SQL = "CASE WHEN e.type = 'ad.click' THEN hash(e.ip, date_trunc('minute', e.time)) END"
+# A usage event's period (UTC month); NULL for a quality record, which the usage view so leaves out.
+PERIOD_SQL = f"CASE WHEN e.type IN ({_in(USAGE_TYPES)}) THEN strftime(e.time, '%Y-%m') END"
+
+
 def validate_sql(batch: str) -> str:
     """SQL over the raw-record relation `batch` (RAW_SCHEMA plus the `eid` each record gets):
-    every record (blank lines dropped) with its `reason` (NULL = accepted) and the canonical
-    event columns of schemas/warehouse.sql."""
+    every record (blank lines dropped) with its `reason` (NULL = accepted), the canonical
+    event columns of schemas/warehouse.sql, and an accepted record's usage columns (`period`,
+    the fraud groups' keys)."""
     # Digits past the microsecond are cut (not rounded); only a text longer than the longest
     # microsecond form without offset (27 characters) can have them, so most rows skip the regex.
     ts_text = (
@@ -223,7 +234,7 @@ def validate_sql(batch: str) -> str:
         " THEN regexp_replace(upper(v_time), '(\\.[0-9]{6})[0-9]+', '\\1')"
         " ELSE upper(v_time) END"
     )
-    return f"""
+    validated = f"""
     WITH src AS (
       SELECT eid, run_key, file_idx, file, line, raw, pre_reason, doc,
              coalesce(doc, try(decode(raw::BLOB))) AS txt
@@ -285,6 +296,14 @@ def validate_sql(batch: str) -> str:
       {_only("latency_ms", "try_cast(v_data_latency_ms AS DOUBLE)")},
       CASE WHEN reason IS NULL THEN hash(v_source, v_id) END AS key_hash
     FROM judged
+    """
+    # (the usage view's columns, computed from the canonical ones once they are named)
+    return f"""
+    SELECT *,
+      CASE WHEN reason IS NULL THEN {PERIOD_SQL} END AS period,
+      CASE WHEN reason IS NULL THEN {PAIR_KEY_SQL} END AS pair_key,
+      CASE WHEN reason IS NULL THEN {MINUTE_KEY_SQL} END AS minute_key
+    FROM ({validated}) e
     """
 
 

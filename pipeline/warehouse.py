@@ -30,24 +30,25 @@ from . import outbox
 from .config import lock_timeout_s, memory_limit
 from .correlate import correlate
 from .errors import UsageError, WarehouseBusy, WarehouseError
-from .fraud import MINUTE_KEY_SQL, PAIR_KEY_SQL, judge_fraud
+from .fraud import judge_fraud
 from .interrupts import past_commit
 from .rate import rate, write_rule_tables
 from .rate import register_functions as register_rating
 from .raw_input import RAW_SCHEMA
 from .ruleset import RuleSet
+from .validate import MINUTE_KEY_SQL, PAIR_KEY_SQL, PERIOD_SQL, validate_sql
 from .validate import register_functions as register_validation
-from .validate import validate_sql
 
 DB_FILE = "warehouse.duckdb"
-DERIVED_TABLES = ("event_state", "usage", "fraud", "rating")
+DERIVED_TABLES = ("event_state", "sessions", "fraud", "rating")
 LOCK_FILE = ".lock"
 TURNSTILE_FILE = ".lock.next"  # see _locked
 LOCK_POLL_S = 0.01
 # 4: records and usage carry integer keys (duplicates, fraud groups), fraud_flags its uid;
-# 5: the outcome feed's outbox; 6: reviews apply per reason (views only); 7: invoice revisions.
-# A writing command upgrades a version-2 to -6 warehouse in place.
-SCHEMA_VERSION = "7"
+# 5: the outcome feed's outbox; 6: reviews apply per reason (views only); 7: invoice revisions;
+# 8: `usage` is a view over records and the new `sessions` table (single records not copied).
+# A writing command upgrades a version-2 to -7 warehouse in place.
+SCHEMA_VERSION = "8"
 
 
 def _schema_text(name: str) -> str:
@@ -131,12 +132,12 @@ class Warehouse:
             raise _not_a_warehouse(self.root)
         if found is not None and _newer(found):
             raise self._version_error(found)  # written by a later pipeline: never downgraded
-        had_usage = first_row(
+        usage_table = first_row(
             self.con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'usage'"
         )
         self.con.execute(_schema_text("warehouse.sql"))
-        if had_usage and had_usage[0]:  # an older version: add the keys it may lack
-            self.con.execute(ADD_KEYS_SQL)
+        if usage_table and usage_table[0]:  # before version 8: see UPGRADE_SQL
+            self.con.execute(UPGRADE_SQL)
         self.con.execute(_schema_text("views.sql"))
         self.con.execute(
             "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION]
@@ -415,14 +416,24 @@ def _config(root: Path, ingest: bool) -> dict[str, DuckDBSetting]:
     return config
 
 
-# Versions 2 and 3 to 4: the integer keys of duplicate detection and of the fraud groups.
-ADD_KEYS_SQL = f"""
+# Versions 2 to 7 to 8. Records gain the columns the usage view reads (and, before version 4,
+# the integer key of duplicate detection); the usage table, which copied every single record,
+# keeps its sessions only. (Its other rows are the view's: a single record's event_state row
+# already names it as its own usage record.)
+UPGRADE_SQL = f"""
 ALTER TABLE records ADD COLUMN IF NOT EXISTS key_hash UBIGINT;
 UPDATE records SET key_hash = hash(source, id) WHERE reason IS NULL AND key_hash IS NULL;
-ALTER TABLE usage ADD COLUMN IF NOT EXISTS pair_key UBIGINT;
-ALTER TABLE usage ADD COLUMN IF NOT EXISTS minute_key UBIGINT;
-UPDATE usage AS e SET pair_key = {PAIR_KEY_SQL}, minute_key = {MINUTE_KEY_SQL}
-WHERE pair_key IS NULL;
+ALTER TABLE records ADD COLUMN IF NOT EXISTS period VARCHAR;
+ALTER TABLE records ADD COLUMN IF NOT EXISTS pair_key UBIGINT;
+ALTER TABLE records ADD COLUMN IF NOT EXISTS minute_key UBIGINT;
+UPDATE records AS e SET period = {PERIOD_SQL}, pair_key = {PAIR_KEY_SQL},
+  minute_key = {MINUTE_KEY_SQL}
+WHERE reason IS NULL;
+INSERT INTO sessions
+SELECT uid, type, subject, source, id, time, period, quantity, destination, session_id, parts,
+       complete
+FROM usage WHERE session_id IS NOT NULL;
+DROP TABLE usage;
 """
 
 

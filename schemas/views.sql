@@ -8,6 +8,23 @@ SELECT * EXCLUDE (reason, raw) FROM records WHERE reason IS NULL;
 CREATE OR REPLACE VIEW rejected AS
 SELECT run_key, file_idx, file, line, reason, raw FROM records WHERE reason IS NOT NULL;
 
+-- Every usage record (contract 2.3): a usage event that is neither a duplicate nor a session part
+-- (its own eid as `uid`; `period` is set on accepted usage events only), read from `records`,
+-- or an assembled session. `parts` is 1 and `complete` NULL for a single record; `campaign`,
+-- `ip`, `user_agent`, `impression_id` are NULL for a session. (Duplicates are few: leaving them
+-- out is a cheap anti-join, where matching every record to its event_state row was not.)
+CREATE OR REPLACE VIEW usage AS
+SELECT r.eid AS uid, r.type, r.subject, r.source, r.id, r.time, r.period, r.quantity,
+       r.destination, r.campaign, r.ip, r.user_agent, r.impression_id,
+       NULL::VARCHAR AS session_id, 1::INTEGER AS parts, NULL::BOOLEAN AS complete,
+       r.pair_key, r.minute_key
+FROM records r ANTI JOIN (SELECT eid FROM event_state WHERE dup) d ON d.eid = r.eid
+WHERE r.period IS NOT NULL AND r.session_id IS NULL
+UNION ALL
+SELECT uid, type, subject, source, id, time, period, quantity, destination, NULL, NULL, NULL, NULL,
+       session_id, parts, complete, NULL, NULL
+FROM sessions;
+
 -- The latest review of each flagged record under each reason it was reviewed under (a flag
 -- whose reason changes and changes back finds its earlier review again).
 CREATE OR REPLACE VIEW current_reviews AS

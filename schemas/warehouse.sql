@@ -58,8 +58,17 @@ CREATE TABLE IF NOT EXISTS records (
   region        VARCHAR,
   ok            BOOLEAN,
   latency_ms    DOUBLE,
-  key_hash      UBIGINT              -- accepted: hash(source, id), so that the records sharing a
+  key_hash      UBIGINT,             -- accepted: hash(source, id), so that the records sharing a
                                      -- (source, id) with new ones are found by an integer scan
+  -- Accepted records, for the usage view (schemas/views.sql), which reads a single usage record
+  -- from here rather than from a copy: the UTC month of `time`, and the integer keys of the
+  -- fraud rules' groups, so that re-judging the groups a few new ads touch reads one integer
+  -- column, not the strings. A hash: two groups may share one, which only widens what is
+  -- re-judged (each group is still judged whole).
+  period        VARCHAR,             -- YYYY-MM
+  pair_key      UBIGINT,             -- ads: hash(subject, impression id: a click's
+                                     -- impression_id, else id)
+  minute_key    UBIGINT              -- clicks: hash(ip, UTC minute of time)
 );
 
 -- A fraud analyst's decision on a flag, and its audit trail.
@@ -152,29 +161,22 @@ CREATE TABLE IF NOT EXISTS sla_availability (
 -- eid; a session part: the session's; NULL for duplicates and quality records).
 CREATE TABLE IF NOT EXISTS event_state (eid BIGINT, first_id BOOLEAN, dup BOOLEAN, uid BIGINT);
 
--- Usage records: one per non-duplicate usage event, one per assembled session (contract 2.3).
-CREATE TABLE IF NOT EXISTS usage (
-  uid           BIGINT,    -- eid of the record, or of a session's first-ingested part
+-- Assembled sessions (contract 2.3), one row per session. With the single usage records (a
+-- non-duplicate usage event that is no session part, read from `records`: not copied, since
+-- storing a million wide rows twice cost a fifth of a replay) they make the view `usage`.
+CREATE TABLE IF NOT EXISTS sessions (
+  uid           BIGINT,    -- eid of the session's first-ingested part
   type          VARCHAR,
   subject       VARCHAR,
-  source        VARCHAR,   -- of the record, or of a session's earliest part
+  source        VARCHAR,   -- of the session's earliest part
   id            VARCHAR,
-  time          TIMESTAMP, -- a session: its earliest part's
+  time          TIMESTAMP, -- its earliest part's
   period        VARCHAR,   -- YYYY-MM, UTC month of `time`
   quantity      DECIMAL(38,9),
   destination   VARCHAR,
-  campaign      VARCHAR,
-  ip            VARCHAR,
-  user_agent    VARCHAR,
-  impression_id VARCHAR,
   session_id    VARCHAR,
   parts         INTEGER,
-  complete      BOOLEAN,   -- sessions: parts 1..n present and part n last; NULL otherwise
-  -- Integer keys of the fraud rules' groups, so that re-judging the groups a few new ads touch
-  -- reads one integer column of the table, not its strings. A hash: two groups may share one,
-  -- which only widens what is re-judged (each group is still judged whole).
-  pair_key      UBIGINT,   -- ads: hash(subject, impression id: a click's impression_id, else id)
-  minute_key    UBIGINT    -- clicks: hash(ip, UTC minute of time)
+  complete      BOOLEAN    -- parts 1..n present and part n last
 );
 
 -- Fraud marks (contract 2.4): the first rule that marks a click or impression.

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from helpers import all_exports, bill_all, replay
+from helpers import all_exports, bill_all, query, replay
 from worked_example import EVENTS, EXAMPLE
 
 from pipeline import warehouse
@@ -43,20 +43,35 @@ def test_ingest_caps_memory_and_skips_vacuum_other_commands_do_not(
             assert _settings(wh.con)["memory_limit"] in ("488.2 MiB", "512.0 MiB")
 
 
+def _as_older_version(db: Path, version: str) -> None:
+    """Rewrite a current warehouse as that version stored it: before version 8, `usage` was a
+    table holding every usage record (no `sessions`, no usage columns in `records`); before
+    version 4, neither it nor `records` had the integer keys."""
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE usage_rows AS SELECT * FROM usage")
+    con.execute("DROP VIEW usage")
+    con.execute("ALTER TABLE usage_rows RENAME TO usage")
+    con.execute("DROP TABLE sessions")
+    for column in ("period", "pair_key", "minute_key"):
+        con.execute(f"ALTER TABLE records DROP COLUMN {column}")
+    if int(version) < 4:
+        con.execute("ALTER TABLE records DROP COLUMN key_hash")
+        con.execute("ALTER TABLE usage DROP COLUMN pair_key")
+        con.execute("ALTER TABLE usage DROP COLUMN minute_key")
+    con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [version])
+    con.close()
+
+
 @pytest.mark.skipif(not EXAMPLE.is_dir(), reason=f"worked example not at {EXAMPLE}")
-def test_an_older_warehouse_is_upgraded_by_the_next_replay(tmp_path: Path) -> None:
-    """A version-2 warehouse (no integer keys) takes the next replay as a new one would."""
+@pytest.mark.parametrize("version", ["2", "7"])
+def test_an_older_warehouse_is_upgraded_by_the_next_replay(tmp_path: Path, version: str) -> None:
+    """A version-2 warehouse (no integer keys) or a version-7 one (a usage table copying every
+    usage record) takes the next replay as a new one would."""
     first, rest = EVENTS[:1], EVENTS[1:]
     clean, old = tmp_path / "clean", tmp_path / "old"
     for wh in (clean, old):
         replay(RULES, wh, first)
-
-    con = duckdb.connect(str(old / warehouse.DB_FILE))
-    con.execute("ALTER TABLE records DROP COLUMN key_hash")
-    con.execute("ALTER TABLE usage DROP COLUMN pair_key")
-    con.execute("ALTER TABLE usage DROP COLUMN minute_key")
-    con.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
-    con.close()
+    _as_older_version(old / warehouse.DB_FILE, version)
 
     for wh in (clean, old):
         replay(RULES, wh, rest)  # incremental: the scopes go through the restored keys
@@ -65,12 +80,19 @@ def test_an_older_warehouse_is_upgraded_by_the_next_replay(tmp_path: Path) -> No
     assert all_exports(old, periods) == all_exports(clean, periods)
     con = duckdb.connect(str(old / warehouse.DB_FILE), read_only=True)
     missing = con.execute(
-        "SELECT count(*) FROM records WHERE reason IS NULL AND key_hash IS NULL"
+        "SELECT count(*) FROM records WHERE reason IS NULL"
+        " AND (key_hash IS NULL OR (type LIKE 'ad.%' AND pair_key IS NULL))"
     ).fetchall()
-    version = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+    tables = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE table_name IN ('usage', 'sessions')"
+    ).fetchall()
+    usage = con.execute("SELECT * FROM usage ORDER BY uid").fetchall()
+    version_now = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
     con.close()
     assert missing == [(0,)]
-    assert version == [(warehouse.SCHEMA_VERSION,)]
+    assert tables == [("sessions",)]
+    assert usage == query(clean, "SELECT * FROM usage ORDER BY uid")
+    assert version_now == [(warehouse.SCHEMA_VERSION,)]
 
 
 def test_a_warehouse_of_a_later_version_is_refused_never_downgraded(tmp_path: Path) -> None:
