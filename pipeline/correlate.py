@@ -30,23 +30,28 @@ STEPS: list[tuple[bool, str] | str] = [
         "CREATE OR REPLACE TEMP TABLE k_id AS SELECT eid FROM events SEMI JOIN"
         " (SELECT DISTINCT key_hash FROM events WHERE eid > $since) USING (key_hash)",
     ),
-    # (an aggregate over the keys that repeat, not a window over every record: nearly every
-    # (source, id) is unique, and sorting a million one-row partitions costs seconds; the keys
-    # that repeat are found by their integer hash `key_hash` first, then grouped exactly)
+    # (the keys that repeat are found by their integer hash `key_hash`, and only the records
+    # holding one are grouped by (source, id): nearly every (source, id) is unique, and sorting
+    # a million one-row partitions, or matching every record to its group by its strings, cost
+    # more than the rest of the step)
     """CREATE OR REPLACE TEMP TABLE d1 AS
-    WITH scoped AS (
-      SELECT e.eid, e.source, e.id, e.run_key, e.file_idx, e.line, e.type, e.subject,
-             e.session_id, e.session_seq, e.key_hash
+    WITH scoped AS NOT MATERIALIZED (  -- (each use scans the columns it needs: no copy)
+      SELECT e.eid, e.run_key, e.file_idx, e.line, e.type, e.subject, e.session_id,
+             e.session_seq, e.key_hash
       FROM events e {by_id}
-    ), repeated AS (
-      SELECT source, id, arg_min(eid, (run_key, file_idx, line)) AS winner
-      FROM scoped
+    ), repeats AS (
+      SELECT eid FROM scoped
       WHERE key_hash IN (SELECT key_hash FROM scoped GROUP BY key_hash HAVING count(*) > 1)
-      GROUP BY source, id HAVING count(*) > 1
+    ), later AS (      -- the records of a repeated (source, id) that are not its first
+      SELECT eid FROM (
+        SELECT eid, eid <> arg_min(eid, (run_key, file_idx, line))
+                             OVER (PARTITION BY source, id) AS later
+        FROM events SEMI JOIN repeats USING (eid))
+      WHERE later
     )
     SELECT s.eid, s.run_key, s.file_idx, s.line, s.type, s.subject, s.session_id, s.session_seq,
-           r.winner IS NULL OR r.winner = s.eid AS first_id
-    FROM scoped s LEFT JOIN repeated r USING (source, id)""",
+           l.eid IS NULL AS first_id
+    FROM scoped s LEFT JOIN later l USING (eid)""",
     # Session parts sharing a part key with those: among (source, id) winners, the first wins.
     (
         SCOPED_ONLY,

@@ -235,10 +235,14 @@ def validate_sql(batch: str) -> str:
         " ELSE upper(v_time) END"
     )
     validated = f"""
-    WITH src AS (
+    WITH decoded AS (
+      -- (a line that is not UTF-8 loses bytes to 'ignore': text only when none was lost. A
+      -- try() of the strict decode re-ran row by row every vector holding such a line.)
+      SELECT *, decode(raw::BLOB, 'ignore') AS kept FROM {batch}
+    ), src AS (
       SELECT eid, run_key, file_idx, file, line, raw, pre_reason, doc,
-             coalesce(doc, try(decode(raw::BLOB))) AS txt
-      FROM {batch}
+             coalesce(doc, CASE WHEN strlen(kept) = octet_length(raw::BLOB) THEN kept END) AS txt
+      FROM decoded
     ), records AS (
       SELECT * FROM src
       WHERE pre_reason IS NOT NULL OR doc IS NOT NULL
