@@ -68,14 +68,19 @@ WITH grp AS (     -- rule 3 needs every click of the scope's (subject, impressio
 ), imps AS (
   SELECT u.uid, u.subject, u.id, u.time, u.user_agent FROM usage u {imp_scope}
   WHERE u.type = 'ad.impression'
+), new_imps AS (  -- rule 1 marks impressions too
+  SELECT uid, user_agent FROM usage {new_scope} WHERE type = 'ad.impression'
+), agents AS (    -- rule 1 once per distinct user agent (a few hundred), not once per record
+  SELECT user_agent, len(list_filter($bots, lambda p: contains({fold_ua}, p))) > 0 AS bot
+  FROM (SELECT user_agent FROM grp UNION SELECT user_agent FROM new_imps)
 ), attributed AS (
   SELECT DISTINCT c.uid FROM grp c JOIN imps i
     ON i.subject = c.subject AND i.id = c.impression_id
    AND i.time BETWEEN c.time - to_microseconds($window_us) AND c.time
 ), r12 AS (
-  SELECT g.*, len(list_filter($bots, lambda p: contains({fold_ua_g}, p))) > 0 AS bot,
-         a.uid IS NULL AS unattributed
+  SELECT g.*, coalesce(ag.bot, false) AS bot, a.uid IS NULL AS unattributed
   FROM grp g LEFT JOIN attributed a USING (uid)
+  LEFT JOIN agents ag ON ag.user_agent = g.user_agent
 ), firsts AS (    -- rule 3: of the attributed clicks on one impression, the first counts
   -- (an aggregate over the impressions clicked more than once, not a window over every click)
   SELECT subject, impression_id, arg_min(uid, (time, source, id)) AS first_uid
@@ -98,11 +103,10 @@ WITH grp AS (     -- rule 3 needs every click of the scope's (subject, impressio
 )
 SELECT uid, reason FROM clicks WHERE reason IS NOT NULL
 UNION ALL
-SELECT uid, 'bot_user_agent' FROM usage {new_scope}
-WHERE type = 'ad.impression'
-  AND len(list_filter($bots, lambda p: contains({fold_ua}, p))) > 0
+SELECT n.uid, 'bot_user_agent' FROM new_imps n JOIN agents ag ON ag.user_agent = n.user_agent
+WHERE ag.bot
 """
-_FOLDED = {"fold_ua_g": fold_sql("g.user_agent"), "fold_ua": fold_sql("user_agent")}
+_FOLDED = {"fold_ua": fold_sql("user_agent")}
 
 
 # Each step's restriction to the scope; a full rebuild has everything in scope and skips them.

@@ -212,6 +212,16 @@ def _quantity_sql() -> str:
       ELSE 1::DECIMAL(38,9) END"""
 
 
+def _to_microseconds(text: str) -> str:
+    """The time's text (`v_time` or an expression of it) with digits past the microsecond cut,
+    not rounded. Only a text longer than the longest microsecond form without offset (27
+    characters) can have them, so most rows skip the regex."""
+    return (
+        "CASE WHEN length(v_time) > 27"
+        f" THEN regexp_replace({text}, '(\\.[0-9]{{6}})[0-9]+', '\\1') ELSE {text} END"
+    )
+
+
 # The integer keys of the fraud rules' groups (fraud.py), stored with each accepted record: the
 # (subject, impression_id) of rules 2-3 (an impression's own id) and the (ip, UTC minute) of
 # rule 4.
@@ -227,13 +237,6 @@ def validate_sql(batch: str) -> str:
     every record (blank lines dropped) with its `reason` (NULL = accepted), the canonical
     event columns of schemas/warehouse.sql, and an accepted record's usage columns (`period`,
     the fraud groups' keys)."""
-    # Digits past the microsecond are cut (not rounded); only a text longer than the longest
-    # microsecond form without offset (27 characters) can have them, so most rows skip the regex.
-    ts_text = (
-        "CASE WHEN length(v_time) > 27"
-        " THEN regexp_replace(upper(v_time), '(\\.[0-9]{6})[0-9]+', '\\1')"
-        " ELSE upper(v_time) END"
-    )
     validated = f"""
     WITH decoded AS (
       -- (a line that is not UTF-8 loses bytes to 'ignore': text only when none was lost. A
@@ -273,8 +276,14 @@ def validate_sql(batch: str) -> str:
       SELECT *, {", ".join(f"{_value_text(p)} AS {_val(p)}" for p in _all_paths())}
       FROM frags
     ), timed AS (
-      SELECT *, CASE WHEN starts_with(f_time, '"')
-                     THEN timezone('UTC', try_cast({ts_text} AS TIMESTAMPTZ)) END AS ts
+      -- (a UTC time, `Z`, nearly all of them, is read as it is; an offset needs the time zone
+      -- conversion, and a lowercase `t` or `z` the upper case, each a copy of every text)
+      SELECT *, CASE WHEN NOT starts_with(f_time, '"') THEN NULL
+                     WHEN ends_with(v_time, 'Z') AND NOT contains(v_time, 't')
+                     THEN try_cast({_to_microseconds("v_time")} AS TIMESTAMP)
+                     ELSE timezone('UTC',
+                                   try_cast({_to_microseconds("upper(v_time)")} AS TIMESTAMPTZ))
+                END AS ts
       FROM vals
     ), judged AS (
       SELECT *, {_reason_sql()} AS reason FROM timed
