@@ -53,6 +53,8 @@ STEPS: list[tuple[bool, str] | str] = [
            l.eid IS NULL AS first_id
     FROM scoped s LEFT JOIN later l USING (eid)""",
     # Session parts sharing a part key with those: among (source, id) winners, the first wins.
+    # (A record that is no session part is kept when it is its (source, id)'s first: `a` takes
+    # it from d1.)
     (
         SCOPED_ONLY,
         """CREATE OR REPLACE TEMP TABLE k_part AS
@@ -69,9 +71,7 @@ STEPS: list[tuple[bool, str] | str] = [
            first_id AND row_number() OVER (
              PARTITION BY first_id, subject, type, session_id, session_seq ORDER BY {_ORDER}) = 1
            AS keep
-    FROM parts
-    UNION ALL
-    SELECT eid, type, subject, session_id, first_id, first_id FROM d1 WHERE session_id IS NULL""",
+    FROM parts""",
     # Every part of a touched session: a session is named by its first-ingested kept part.
     (
         SCOPED_ONLY,
@@ -90,8 +90,8 @@ STEPS: list[tuple[bool, str] | str] = [
            AS uid
     FROM sess
     UNION ALL
-    SELECT eid, first_id, NOT keep, CASE WHEN keep AND type IN ({_USAGE_IN}) THEN eid END
-    FROM d WHERE session_id IS NULL""",
+    SELECT eid, first_id, NOT first_id, CASE WHEN first_id AND type IN ({_USAGE_IN}) THEN eid END
+    FROM d1 WHERE session_id IS NULL""",
     # Note which usage records change, and what they were (a full rebuild changes all of them,
     # and fraud and rating then need no list); then replace the affected records' state. (Before
     # it: the usage view reads event_state, and `usage_gone` is what the view held.)

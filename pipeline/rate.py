@@ -161,8 +161,12 @@ def write_rule_tables(con: duckdb.DuckDBPyConnection, rules: RuleSet) -> None:
         ("plan_tiers", tiers),
     ):
         if rows:
-            marks = ", ".join("?" * len(rows[0]))
-            con.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+            # one statement for all the rows (executemany runs one per row: 30 ms a replay)
+            marks = "(" + ", ".join("?" * len(rows[0])) + ")"
+            con.execute(
+                f"INSERT INTO {table} VALUES {', '.join([marks] * len(rows))}",
+                [v for row in rows for v in row],
+            )
 
 
 def _naive(dt: datetime | None) -> datetime | None:

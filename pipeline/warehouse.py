@@ -446,20 +446,14 @@ def _no_warehouse(path: Path) -> WarehouseError:
 
 
 def _create(db: Path) -> Path:
-    """A new, empty warehouse under a temporary name, which the command that made it works in;
-    `open` renames it into place only when that command succeeds. A first command that fails or
-    is killed (even by SIGKILL) so leaves no warehouse: an empty one would make every export
-    read as "no usage". Temporary files of earlier ones killed are removed first (their makers
-    are gone: the caller holds the exclusive lock)."""
+    """The name of a new warehouse's file while the command that makes it works: `open` renames
+    it into place only when that command succeeds (its connection makes the file, and the
+    schema). A first command that fails or is killed (even by SIGKILL) so leaves no warehouse:
+    an empty one would make every export read as "no usage". Temporary files of earlier ones
+    killed are removed first (their makers are gone: the caller holds the exclusive lock)."""
     for stale in db.parent.glob(f".{db.name}.*.tmp*"):
         stale.unlink(missing_ok=True)
-    tmp = db.with_name(f".{db.name}.{os.getpid()}.tmp")
-    con = duckdb.connect(str(tmp))
-    try:
-        Warehouse(db.parent, con, True)._migrate()
-    finally:
-        con.close()
-    return tmp
+    return db.with_name(f".{db.name}.{os.getpid()}.tmp")
 
 
 def _put_in_place(tmp: Path, db: Path) -> None:
