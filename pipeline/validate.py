@@ -1,12 +1,15 @@
 """Formatting: raw records -> canonical accepted events, or a rejection reason (contract 2.1).
 
-One SQL statement over a raw-record batch. Each document is parsed once with `json_transform`
-into JSON fragments (whose first character tells the JSON type: `"` string, digit or `-`
-number, `t`/`f` bool, `[` array; a fraction or exponent tells a number from an integer); a
-string's value is its fragment without the quotes, unescaped only where it holds a backslash.
-JSON `null` and an absent key both come back as SQL NULL, which is what the contract asks for
-(null in an optional field = absent; in a required one = bad). The five reasons are then one
-CASE in the contract's order.
+One SQL statement over a raw-record batch. Each document is parsed with `json_transform`: the
+paths that must hold a string (ids, names, times) as VARCHARs, unescaped, and the others
+(numbers, booleans, lists, specversion) as JSON fragments, whose first character tells the JSON
+type (`"` string, digit or `-` number, `t`/`f` bool, `[` array; a fraction or exponent tells a
+number from an integer). A VARCHAR leaf renders any other JSON value as text too, so a row whose
+string path holds a text that could be one (`12`, `true`, `[...]`: rare) is parsed a second
+time, into fragments only, and judged from those; the string fields of every other row are all
+JSON strings. JSON `null` and an absent key both come back as SQL NULL, which is what the
+contract asks for (null in an optional field = absent; in a required one = bad). The five
+reasons are then one CASE in the contract's order.
 
 DuckDB's JSON reader tolerates NaN, Infinity (in any letter case, `inf` too, signed) and
 trailing commas, which JSON does not: the rare lines that contain those tokens are re-checked by
@@ -16,6 +19,7 @@ Python's strict parser.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import duckdb
 
@@ -48,23 +52,65 @@ def _data_names() -> list[str]:
 DATA_NAMES = _data_names()
 
 
-def _spec(leaf: str) -> str:
-    """A json_transform structure with every envelope key and data field as `leaf`."""
-    data = {n: leaf for n in DATA_NAMES}
-    data["session"] = {s.name: leaf for s in SESSION_FIELDS}  # type: ignore[assignment]
-    spec = {k: leaf for k in ENVELOPE} | {"data": data}
+def _spec(leaf: Callable[[str], str]) -> str:
+    """A json_transform structure with every envelope key and data field, each path's leaf
+    type given by `leaf`."""
+    data: dict[str, object] = {n: leaf(f"data.{n}") for n in DATA_NAMES if n != "session"}
+    data["session"] = {s.name: leaf(f"data.session.{s.name}") for s in SESSION_FIELDS}
+    spec = {k: leaf(k) for k in ENVELOPE} | {"data": data}
     return json.dumps(spec).replace("'", "''")
+
+
+def _path_kinds() -> dict[str, str]:
+    kinds = {k: "str" for k in ENVELOPE} | {"specversion": "specversion"}
+    for fields in EVENT_FIELDS.values():
+        for f in fields:
+            if f.kind == "session":
+                kinds |= {f"data.session.{s.name}": s.kind for s in SESSION_FIELDS}
+            else:
+                kinds[f"data.{f.name}"] = f.kind
+    return kinds
+
+
+PATH_KINDS = _path_kinds()
+STRING_KINDS = ("str", "e164", "state")
+
+
+def _is_text(path: str) -> bool:
+    """Whether a path must hold a JSON string: the first parse reads it as text (a VARCHAR
+    leaf, unescaped); every other path (numbers, booleans, the accounts list, specversion,
+    compared as written) as its JSON fragment."""
+    return PATH_KINDS[path] in STRING_KINDS
+
+
+def _first_leaf(path: str) -> str:
+    return "VARCHAR" if _is_text(path) else "JSON"
+
+
+def _fragment_leaf(path: str) -> str:
+    return "JSON"
 
 
 def _frag(path: str) -> str:
     """The column holding the JSON fragment of a dotted path (`type`, `data.bytes`,
-    `data.session.seq`), taken out of the transform's struct once, in the `frags` step."""
+    `data.session.seq`), taken out of the transform's struct once: a text path's from the
+    second parse (NULL on a row parsed once), any other's from the first."""
     return "f_" + path.replace(".", "_")
 
 
 def _val(path: str) -> str:
     """The column holding a path's value as text (computed once per row in the `vals` step)."""
     return "v_" + path.replace(".", "_")
+
+
+def _plain(path: str) -> str:
+    """The column holding a text path's value from the first parse (see _is_text)."""
+    return "w_" + path.replace(".", "_")
+
+
+def _str(path: str) -> str:
+    """The column saying whether a path holds a JSON string (NULL when it is absent)."""
+    return "s_" + path.replace(".", "_")
 
 
 def _all_paths() -> list[str]:
@@ -75,13 +121,9 @@ def _all_paths() -> list[str]:
     ]
 
 
-FRAG_PATHS = [*_all_paths(), "data.session"]  # (the session's presence is its struct's)
-
-
 def _text_of(frag: str) -> str:
     """A JSON fragment's value as text: a string unescaped (without a backslash, a plain slice;
-    otherwise DuckDB's unescaping), any other value as its JSON text. This replaces a second
-    json_transform into VARCHARs, which cost as much as the first parse."""
+    otherwise DuckDB's unescaping), any other value as its JSON text."""
     f = f"{frag}::VARCHAR"
     return (
         # (an absent field, most of them on any row, is settled by the first, cheapest test)
@@ -116,7 +158,43 @@ def _exact_number_text(path: str) -> str:
 
 
 def _is_str(path: str) -> str:
-    return f"starts_with({_frag(path)}, '\"')"
+    return _str(path)
+
+
+# What DuckDB renders a JSON value other than a string as, read into a VARCHAR: a number
+# (`12`, `1e+300`, `-1.25e-07`: an IP address or a date, which also start with a digit, is
+# none), `true`, `false`, or a minified array or object. (Also the non-finite numbers DuckDB's
+# parser takes, though such a line is malformed before it gets here.)
+_VALUE_RE = (
+    r"(?s)-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?|true|false|[\[{].*"
+    r"|(?i:[-+]?(inf|infinity|nan))"
+)
+
+
+def _looks_like_value(plain: str) -> str:
+    """Whether a text path's value from the first parse could be a JSON value other than a
+    string: a VARCHAR leaf gives a string and any other value alike as text, and only the JSON
+    fragment tells them apart. A row holding such a text (an id of digits, say) is parsed a
+    second time, into fragments; on any other row every text path holds a string, read once.
+    (One regex, which fails at the first character of nearly every text, costs a third of the
+    tests it replaces.)"""
+    return f"coalesce(regexp_full_match({plain}, '{_VALUE_RE}'), false)"
+
+
+def _values_sql() -> str:
+    """Each path's text (`v_`) and whether it holds a JSON string (`s_`): a text path's from the
+    first parse, or from its fragment on a row parsed twice (see _looks_like_value); any other
+    path's from its fragment."""
+    cols = []
+    for p in _all_paths():
+        f, w = _frag(p), _plain(p)
+        if _is_text(p):
+            text = f"CASE WHEN twice THEN {_text_of(f)} ELSE {w} END"
+            is_str = f"CASE WHEN twice THEN starts_with({f}, '\"') ELSE {w} IS NOT NULL END"
+        else:
+            text, is_str = _value_text(p), f"starts_with({f}, '\"')"
+        cols += [f"{text} AS {_val(p)}", f"{is_str} AS {_str(p)}"]
+    return ", ".join(cols)
 
 
 def _kind_ok(path: str, kind: str) -> str:
@@ -146,7 +224,7 @@ def _kind_ok(path: str, kind: str) -> str:
 
 def _present(path: str, kind: str) -> str:
     # A session is a struct in the transform: present when the struct is.
-    return f"{_frag(path)} IS NOT NULL"
+    return f"{_frag(path)} IS NOT NULL" if kind == "session" else f"{_val(path)} IS NOT NULL"
 
 
 def _field_ok(f: Field) -> str:
@@ -265,20 +343,33 @@ def validate_sql(batch: str) -> str:
                        ELSE true END END, false) AS is_obj
       FROM records
     ), typed AS (
-      SELECT *, CASE WHEN is_obj THEN json_transform(txt, '{_spec("JSON")}') END AS j
+      SELECT *, CASE WHEN is_obj THEN json_transform(txt, '{_spec(_first_leaf)}') END AS j
       FROM parsed
-    ), frags AS (
-      -- (each fragment its own column: the many references to them below then bind as plain
+    ), plain AS (
+      -- (each value its own column: the many references to them below then bind as plain
       -- columns, not struct paths, which took a quarter of the statement's planning)
-      SELECT * EXCLUDE (j), {", ".join(f"j.{p} AS {_frag(p)}" for p in FRAG_PATHS)}
+      SELECT * EXCLUDE (j),
+        {", ".join(f"j.{p} AS {_plain(p) if _is_text(p) else _frag(p)}" for p in _all_paths())},
+        j.data.session AS f_data_session
       FROM typed
+    ), flagged AS (
+      SELECT *,
+        {" OR ".join(_looks_like_value(_plain(p)) for p in _all_paths() if _is_text(p))} AS twice
+      FROM plain
+    ), refetched AS (
+      SELECT *, CASE WHEN twice THEN json_transform(txt, '{_spec(_fragment_leaf)}') END AS jj
+      FROM flagged
+    ), frags AS (
+      SELECT * EXCLUDE (jj),
+        {", ".join(f"jj.{p} AS {_frag(p)}" for p in _all_paths() if _is_text(p))}
+      FROM refetched
     ), vals AS (
-      SELECT *, {", ".join(f"{_value_text(p)} AS {_val(p)}" for p in _all_paths())}
+      SELECT *, {_values_sql()}
       FROM frags
     ), timed AS (
       -- (a UTC time, `Z`, nearly all of them, is read as it is; an offset needs the time zone
       -- conversion, and a lowercase `t` or `z` the upper case, each a copy of every text)
-      SELECT *, CASE WHEN NOT starts_with(f_time, '"') THEN NULL
+      SELECT *, CASE WHEN NOT s_time THEN NULL
                      WHEN ends_with(v_time, 'Z') AND NOT contains(v_time, 't')
                      THEN try_cast({_to_microseconds("v_time")} AS TIMESTAMP)
                      ELSE timezone('UTC',
