@@ -94,7 +94,9 @@ STEPS: list[tuple[bool, str] | str] = [
     FROM d1 WHERE session_id IS NULL""",
     # Note which usage records change, and what they were (a full rebuild changes all of them,
     # and fraud and rating then need no list); then replace the affected records' state. (Before
-    # it: the usage view reads event_state, and `usage_gone` is what the view held.)
+    # it: the usage view reads event_state, and `usage_gone` is what the view held, with this
+    # write's new records, not judged yet, as usage records of their own: their fraud groups
+    # are re-judged anyway.)
     (
         SCOPED_ONLY,
         """CREATE OR REPLACE TEMP TABLE u_old AS

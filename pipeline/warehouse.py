@@ -302,19 +302,20 @@ class Warehouse:
         ingested. `since` = 0 rebuilds every derived table from the facts. `base`: the last eid
         before this write stored its records (default: all are old), for the outcome feed."""
         con = self.con
+        old = self.last_eid() if base is None else base
         seq = outbox.next_seq(con) if outbox.enabled(con) else None
         if since == 0:
             if seq is not None:  # what exists now may be gone after: the feed retracts it
-                outbox.note_usage(con, seq, "SELECT uid FROM usage")
+                # (the usage view already shows this write's records, not judged yet: only the
+                # usage records of earlier ones existed)
+                outbox.note_usage(con, seq, "SELECT uid FROM usage WHERE uid <= $1", [old])
             for table in DERIVED_TABLES:
                 con.execute(f"DELETE FROM {table}")
         correlate(con, since)
         judge_fraud(con, rules.fraud, full=since == 0)
         rate(con, full=since == 0)
         if seq is not None:
-            outbox.note_derived(
-                con, seq, since=since, base=self.last_eid() if base is None else base
-            )
+            outbox.note_derived(con, seq, since=since, base=old)
 
     def next_run_key(self) -> int:
         """A new run's key (input order sorts by it): now, and after every stored run. Taken
