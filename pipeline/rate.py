@@ -195,44 +195,48 @@ def amount(kn: str, kd: str, qmax: str) -> str:
     )
 
 
+# A price point (a charge's own, or a destination's) as one struct, of the same shape for both.
+_POINT = (
+    "struct_pack(prefix := {prefix}, price := {t}.price, kn_peak := {t}.kn_peak,"
+    " kd_peak := {t}.kd_peak, kn_off := {t}.kn_off, kd_off := {t}.kd_off,"
+    " qmax_peak := {t}.qmax_peak, qmax_off := {t}.qmax_off)"
+)
+
 RATE_SQL = f"""
 INSERT INTO rating
-WITH charges AS (  -- each charge with its destinations, longest prefix first (prefixes differ)
-  SELECT c.*, d.dests
+WITH charges AS (
+  -- each charge with its price point (`own`) and its destinations' (`dests`, longest prefix
+  -- first; prefixes differ), all of one shape
+  SELECT c.*, {_POINT.format(t="c", prefix="NULL::VARCHAR")} AS own, d.dests
   FROM ({with_qmax("plan_charges")}) c
   LEFT JOIN (SELECT plan, version, type,
-                    list(d ORDER BY length(d.prefix) DESC) AS dests
+                    list({_POINT.format(t="d", prefix="d.prefix")}
+                         ORDER BY length(d.prefix) DESC) AS dests
              FROM ({with_qmax("plan_destinations")}) d GROUP BY ALL) d
   USING (plan, version, type)
 ), base AS (
   SELECT u.uid, u.type, u.time, u.destination, u.quantity, a.account, a.plan,
          a.valid_from, a.valid_to, v.version, v.effective_from, v.currency, v.timezone,
-         c.model, c.per, c.price AS charge_price, c.has_destinations, c.inc_n, c.min_n,
+         c.model, c.per, c.has_destinations, c.inc_n, c.min_n,
          c.peak_days, c.peak_from, c.peak_to,
-         c.kn_peak, c.kd_peak, c.kn_off, c.kd_off, c.qmax_peak, c.qmax_off,
          -- the wall-clock time in the plan's zone, converted once and only where a peak is set
          CASE WHEN c.peak_days IS NOT NULL THEN timezone(v.timezone, timezone('UTC', u.time))
          END AS local_time,
-         -- the destination the longest prefix matches: looked up in the row (a join of the
-         -- usage records to the destinations needed the plan joins twice, and the planner
-         -- could order them into a 5M-row inequality join)
+         -- the price point: the charge's, or the destination's the longest prefix matches,
+         -- looked up in the row (a join of the usage records to the destinations needed the
+         -- plan joins twice, and the planner could order them into a 5M-row inequality join)
          CASE WHEN c.has_destinations
               THEN list_filter(c.dests, lambda x: starts_with(u.destination, x.prefix))[1]
-         END AS d
+              ELSE c.own END AS pt
   FROM usage u {{new_scope}}
   LEFT JOIN accounts a ON a.account = u.subject
   LEFT JOIN plan_versions v ON v.plan = a.plan AND u.time >= v.effective_from
         AND (v.effective_to IS NULL OR u.time < v.effective_to)
   LEFT JOIN charges c ON c.plan = a.plan AND c.version = v.version AND c.type = u.type
 ), priced AS (
-  SELECT b.*, b.d.prefix AS prefix,
-    CASE WHEN b.has_destinations THEN b.d.price ELSE b.charge_price END AS price,
-    CASE WHEN b.has_destinations THEN b.d.kn_peak ELSE b.kn_peak END AS knp,
-    CASE WHEN b.has_destinations THEN b.d.kd_peak ELSE b.kd_peak END AS kdp,
-    CASE WHEN b.has_destinations THEN b.d.kn_off ELSE b.kn_off END AS kno,
-    CASE WHEN b.has_destinations THEN b.d.kd_off ELSE b.kd_off END AS kdo,
-    CASE WHEN b.has_destinations THEN b.d.qmax_peak ELSE b.qmax_peak END AS qmp,
-    CASE WHEN b.has_destinations THEN b.d.qmax_off ELSE b.qmax_off END AS qmo,
+  SELECT b.*, b.pt.prefix AS prefix, b.pt.price AS price, b.pt.kn_peak AS knp,
+    b.pt.kd_peak AS kdp, b.pt.kn_off AS kno, b.pt.kd_off AS kdo, b.pt.qmax_peak AS qmp,
+    b.pt.qmax_off AS qmo,
     -- (the product keeps the DECIMAL(38,9) type, which holds it below 10^20 units only: a
     -- larger quantity is scaled as its integer and fraction parts)
     CASE WHEN b.quantity < 100000000000000000000 THEN (b.quantity * 1000000000)::HUGEINT
