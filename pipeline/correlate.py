@@ -34,11 +34,9 @@ STEPS: list[tuple[bool, str] | str] = [
     # holding one are grouped by (source, id): nearly every (source, id) is unique, and sorting
     # a million one-row partitions, or matching every record to its group by its strings, cost
     # more than the rest of the step)
-    """CREATE OR REPLACE TEMP TABLE d1 AS
+    f"""CREATE OR REPLACE TEMP TABLE d1 AS
     WITH scoped AS NOT MATERIALIZED (  -- (each use scans the columns it needs: no copy)
-      SELECT e.eid, e.run_key, e.file_idx, e.line, e.type, e.subject, e.session_id,
-             e.session_seq, e.key_hash
-      FROM events e {by_id}
+      SELECT e.eid, e.type, e.session_id, e.key_hash FROM events e {{by_id}}
     ), repeats AS (
       SELECT eid FROM scoped
       WHERE key_hash IN (SELECT key_hash FROM scoped GROUP BY key_hash HAVING count(*) > 1)
@@ -49,7 +47,8 @@ STEPS: list[tuple[bool, str] | str] = [
         FROM events SEMI JOIN repeats USING (eid))
       WHERE later
     )
-    SELECT s.eid, s.run_key, s.file_idx, s.line, s.type, s.subject, s.session_id, s.session_seq,
+    -- (flags only: the steps after d1 read a session part's strings from events, by eid)
+    SELECT s.eid, s.session_id IS NOT NULL AS is_part, s.type IN ({_USAGE_IN}) AS is_usage,
            l.eid IS NULL AS first_id
     FROM scoped s LEFT JOIN later l USING (eid)""",
     # Session parts sharing a part key with those: among (source, id) winners, the first wins.
@@ -58,7 +57,8 @@ STEPS: list[tuple[bool, str] | str] = [
     (
         SCOPED_ONLY,
         """CREATE OR REPLACE TEMP TABLE k_part AS
-    SELECT DISTINCT subject, type, session_id, session_seq FROM d1 WHERE session_id IS NOT NULL""",
+    SELECT DISTINCT subject, type, session_id, session_seq
+    FROM events SEMI JOIN (SELECT eid FROM d1 WHERE is_part) USING (eid)""",
     ),
     f"""CREATE OR REPLACE TEMP TABLE d AS
     WITH parts AS (
@@ -78,11 +78,11 @@ STEPS: list[tuple[bool, str] | str] = [
         """CREATE OR REPLACE TEMP TABLE k_sess AS
     SELECT DISTINCT subject, type, session_id FROM d WHERE session_id IS NOT NULL""",
     ),
-    f"""CREATE OR REPLACE TEMP TABLE a AS
+    """CREATE OR REPLACE TEMP TABLE a AS
     WITH sess AS (
       SELECT e.eid, e.type, e.subject, e.session_id,
              coalesce(d.first_id, st.first_id) AS first_id, coalesce(d.keep, NOT st.dup) AS keep
-      FROM (SELECT * FROM events e {{by_sess}}) e
+      FROM (SELECT * FROM events e {by_sess}) e
       LEFT JOIN d USING (eid) LEFT JOIN event_state st USING (eid)
     )
     SELECT eid, first_id, NOT keep AS dup,
@@ -90,8 +90,8 @@ STEPS: list[tuple[bool, str] | str] = [
            AS uid
     FROM sess
     UNION ALL
-    SELECT eid, first_id, NOT first_id, CASE WHEN first_id AND type IN ({_USAGE_IN}) THEN eid END
-    FROM d1 WHERE session_id IS NULL""",
+    SELECT eid, first_id, NOT first_id, CASE WHEN first_id AND is_usage THEN eid END
+    FROM d1 WHERE NOT is_part""",
     # Note which usage records change, and what they were (a full rebuild changes all of them,
     # and fraud and rating then need no list); then replace the affected records' state. (Before
     # it: the usage view reads event_state, and `usage_gone` is what the view held, with this
