@@ -104,6 +104,10 @@ class Warehouse:
                     # now() into a TIMESTAMP column would store local wall-clock time; every
                     # time in the warehouse is UTC.
                     con.execute("SET TimeZone = 'UTC'")
+                    # DuckDB's progress bar (on by default) polls every running query, and
+                    # would print a bar on the terminal in a long replay: the pipeline has its
+                    # own (--progress), and prints nothing else
+                    con.execute("SET enable_progress_bar = false")
                     wh = cls(path, con, write)
                     if write:
                         wh._migrate()
