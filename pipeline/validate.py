@@ -23,7 +23,15 @@ from collections.abc import Callable
 
 import duckdb
 
-from .fields import ENVELOPE, EVENT_FIELDS, EXACT_NUMBERS, SESSION_FIELDS, USAGE_TYPES, Field
+from .fields import (
+    CSV_DATA_FIELDS,
+    ENVELOPE,
+    EVENT_FIELDS,
+    EXACT_NUMBERS,
+    SESSION_FIELDS,
+    USAGE_TYPES,
+    Field,
+)
 
 TIME_RE = (
     r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:"
@@ -61,26 +69,14 @@ def _spec(leaf: Callable[[str], str]) -> str:
     return json.dumps(spec).replace("'", "''")
 
 
-def _path_kinds() -> dict[str, str]:
-    kinds = {k: "str" for k in ENVELOPE} | {"specversion": "specversion"}
-    for fields in EVENT_FIELDS.values():
-        for f in fields:
-            if f.kind == "session":
-                kinds |= {f"data.session.{s.name}": s.kind for s in SESSION_FIELDS}
-            else:
-                kinds[f"data.{f.name}"] = f.kind
-    return kinds
-
-
-PATH_KINDS = _path_kinds()
-STRING_KINDS = ("str", "e164", "state")
-
-
 def _is_text(path: str) -> bool:
     """Whether a path must hold a JSON string: the first parse reads it as text (a VARCHAR
     leaf, unescaped); every other path (numbers, booleans, the accounts list, specversion,
-    compared as written) as its JSON fragment."""
-    return PATH_KINDS[path] in STRING_KINDS
+    compared as written) as its JSON fragment. (A data path's scalar kind is the one CSV cells
+    are typed by: `e164` and `state` are strings.)"""
+    if path in ENVELOPE:
+        return path != "specversion"
+    return CSV_DATA_FIELDS[path][1] == "str"
 
 
 def _first_leaf(path: str) -> str:
@@ -157,10 +153,6 @@ def _exact_number_text(path: str) -> str:
       THEN {found}[1] ELSE {text} END"""
 
 
-def _is_str(path: str) -> str:
-    return _str(path)
-
-
 # What DuckDB renders a JSON value other than a string as, read into a VARCHAR: a number
 # (`12`, `1e+300`, `-1.25e-07`: an IP address or a date, which also start with a digit, is
 # none), `true`, `false`, or a minified array or object. (Also the non-finite numbers DuckDB's
@@ -205,14 +197,14 @@ def _kind_ok(path: str, kind: str) -> str:
         sql = " AND ".join([*parts, f"try_cast({_val('data.session.seq')} AS BIGINT) >= 1"])
     else:
         sql = {
-            "str": _is_str(path),
-            "e164": f"{_is_str(path)} AND regexp_full_match({v}, '\\+[0-9]+')",
+            "str": _str(path),
+            "e164": f"{_str(path)} AND regexp_full_match({v}, '\\+[0-9]+')",
             "number": f"regexp_matches({f}, '^-?[0-9]')"
             f" AND try_cast({v} AS DECIMAL(38,9)) IS NOT NULL",
             "integer": f"regexp_full_match({f}, '-?[0-9]+')"
             f" AND try_cast({v} AS BIGINT) IS NOT NULL",
             "bool": f"{f} IN ('true', 'false')",
-            "state": f"{_is_str(path)} AND {v} IN ('open', 'resolved')",
+            "state": f"{_str(path)} AND {v} IN ('open', 'resolved')",
             "accounts": f"starts_with({f}, '[') AND list_bool_and(list_transform("
             f"json_type({f}, '$[*]'), lambda x: x = 'VARCHAR')) IS NOT FALSE",
         }[kind]
@@ -243,7 +235,7 @@ def _data_ok() -> str:
 
 
 def _nonempty_str(path: str) -> str:
-    return f"coalesce(({_is_str(path)} AND {_val(path)} <> ''), false)"
+    return f"coalesce(({_str(path)} AND {_val(path)} <> ''), false)"
 
 
 def _in(values: tuple[str, ...] | list[str]) -> str:

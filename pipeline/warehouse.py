@@ -97,7 +97,7 @@ class Warehouse:
             created = create and not db.exists()
             # (made under the lock the command then works under, so no other command sees it
             # before it is renamed into place)
-            work = _create(db) if created else db
+            work = _temporary_name(db) if created else db
             try:
                 con = _connect(work, write=write, config=config)
                 try:
@@ -450,7 +450,7 @@ def _no_warehouse(path: Path) -> WarehouseError:
     return WarehouseError(f"no warehouse at {path}", hint="run `pipeline replay` into it first")
 
 
-def _create(db: Path) -> Path:
+def _temporary_name(db: Path) -> Path:
     """The name of a new warehouse's file while the command that makes it works: `open` renames
     it into place only when that command succeeds (its connection makes the file, and the
     schema). A first command that fails or is killed (even by SIGKILL) so leaves no warehouse:
