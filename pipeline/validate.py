@@ -166,11 +166,40 @@ _VALUE_RE = (
 def _looks_like_value(plain: str) -> str:
     """Whether a text path's value from the first parse could be a JSON value other than a
     string: a VARCHAR leaf gives a string and any other value alike as text, and only the JSON
-    fragment tells them apart. A row holding such a text (an id of digits, say) is parsed a
-    second time, into fragments; on any other row every text path holds a string, read once.
-    (One regex, which fails at the first character of nearly every text, costs a third of the
-    tests it replaces.)"""
-    return f"coalesce(regexp_full_match({plain}, '{_VALUE_RE}'), false)"
+    fragment tells them apart. (One regex, which fails at the first character of nearly every
+    text, costs a third of the tests it replaces.)"""
+    return f"regexp_full_match({plain}, '{_VALUE_RE}')"
+
+
+def _deciding_texts(type_: str) -> list[str]:
+    """The text paths of a record of `type_` whose being a string decides its outcome: the
+    envelope's id and source (and a usage record's subject), and its `str` data fields. Not
+    `type` (a known type's name renders no other value), `time` (tested by its form, which no
+    other value's rendering has), an `e164` or `state` field (a value that is not a string
+    fails their form as its rendering would: the same `bad_data`), nor another type's fields,
+    which this record carries as extra fields, kept but not judged."""
+    paths = ["id", "source", *(["subject"] if type_ in USAGE_TYPES else [])]
+    for f in EVENT_FIELDS[type_]:
+        if f.kind == "str":
+            paths.append(f"data.{f.name}")
+        elif f.kind == "session":
+            paths += [f"data.session.{s.name}" for s in SESSION_FIELDS if s.kind == "str"]
+    return paths
+
+
+def _twice_sql() -> str:
+    """Whether a row is parsed a second time (see _looks_like_value): one whose deciding text
+    paths hold a text that could be another value, whose time does not have the form of one
+    (its type may be a non-string's rendering), or whose type is not a known type's name (its
+    reason then depends on whether `type` is a string); never a line that is no JSON object.
+    Only a record's own deciding paths are
+    tested: a third of the tests of every path."""
+    cases = " ".join(
+        f"WHEN '{t}' THEN "
+        + " OR ".join(_looks_like_value(_plain(p)) for p in _deciding_texts(t))
+        for t in EVENT_FIELDS
+    )
+    return f"coalesce(is_obj AND (NOT time_shaped OR CASE w_type {cases} ELSE true END), false)"
 
 
 def _values_sql() -> str:
@@ -251,7 +280,7 @@ def _reason_sql() -> str:
         OR (v_type IN ({_in(USAGE_TYPES)}) AND NOT {_nonempty_str("subject")})
         THEN 'missing_field'
       WHEN v_type NOT IN ({_in(list(EVENT_FIELDS))}) THEN 'unknown_type'
-      WHEN NOT coalesce(regexp_matches(v_time, '{TIME_RE}'), false) OR ts IS NULL
+      WHEN NOT coalesce(time_shaped, false) OR ts IS NULL
         THEN 'bad_time'
       WHEN NOT {_data_ok()} THEN 'bad_data'
     END"""
@@ -344,10 +373,12 @@ def validate_sql(batch: str) -> str:
         {", ".join(f"j.{p} AS {_plain(p) if _is_text(p) else _frag(p)}" for p in _all_paths())},
         j.data.session AS f_data_session
       FROM typed
+    ), shaped AS (
+      -- (the time's form, read from the first parse: a time that is not a string is
+      -- `missing_field`, which the reason tests before the form)
+      SELECT *, regexp_matches(w_time, '{TIME_RE}') AS time_shaped FROM plain
     ), flagged AS (
-      SELECT *,
-        {" OR ".join(_looks_like_value(_plain(p)) for p in _all_paths() if _is_text(p))} AS twice
-      FROM plain
+      SELECT *, {_twice_sql()} AS twice FROM shaped
     ), refetched AS (
       SELECT *, CASE WHEN twice THEN json_transform(txt, '{_spec(_fragment_leaf)}') END AS jj
       FROM flagged

@@ -272,8 +272,10 @@ def after_second_replay(rec0: dict[str, Any]) -> dict[str, Any]:
 
 
 def jsonl_records(data: bytes) -> int:
-    """Lines that are not empty or white space only (a last line without newline counts)."""
-    lines = data.split(b"\n")
+    """Lines that are not empty or white space only (a last line without newline counts). A
+    leading UTF-8 byte-order mark is not part of the first line (README, "A UTF-8 byte-order mark"): a
+    file of a mark alone has no record."""
+    lines = data.removeprefix(b"\xef\xbb\xbf").split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
     return sum(1 for ln in lines if ln.strip(WS))
