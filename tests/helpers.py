@@ -273,8 +273,8 @@ def after_second_replay(rec0: dict[str, Any]) -> dict[str, Any]:
 
 def jsonl_records(data: bytes) -> int:
     """Lines that are not empty or white space only (a last line without newline counts). A
-    leading UTF-8 byte-order mark is not part of the first line (README, "A UTF-8 byte-order mark"): a
-    file of a mark alone has no record."""
+    leading UTF-8 byte-order mark is not part of the first line (README, "A UTF-8 byte-order
+    mark"): a file of a mark alone has no record."""
     lines = data.removeprefix(b"\xef\xbb\xbf").split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
