@@ -172,3 +172,20 @@ def test_every_number_duckdb_renders_as_text_is_seen_as_a_possible_number(seed: 
         "SELECT bool_and(regexp_full_match(t, ?)) FROM unnest(?::VARCHAR[]) AS u(t)",
         [_VALUE_RE, non_finite],
     ).fetchall() == [(True,)]
+
+
+def test_another_types_field_holding_any_value_is_an_extra_field() -> None:
+    """Only a record's own fields are judged: another type's string field, or a quality record's
+    subject, holding a number or list is an extra field, kept in the input, and the record is
+    accepted (the second parse tests only a record's own string paths)."""
+    lines = []
+    for value in (12, True, [1], {"a": 1}):
+        for type_, path in [
+            ("ad.click", "data.subscriber"),
+            ("ad.click", "data.region"),
+            ("telecom.voice", "data.campaign"),
+            ("quality.probe", "subject"),
+            ("quality.incident", "data.session"),
+        ]:
+            lines.append(_doc(type_, path, value))
+    assert _reasons(lines) == [None] * len(lines)
