@@ -203,14 +203,17 @@ def _twice_sql() -> str:
 
 
 def _values_sql() -> str:
-    """Each path's text (`v_`) and whether it holds a JSON string (`s_`): a text path's from the
-    first parse, or from its fragment on a row parsed twice (see _looks_like_value); any other
-    path's from its fragment."""
+    """Each path's text (`v_`) and whether it holds a JSON string (`s_`). A text path's text is
+    the first parse's on every row: where it holds a string, the VARCHAR leaf is the string,
+    as its fragment would give it, and every test of its text is made only where it is one (a
+    rejected record whose id or source is another value stores that value's rendering). Its
+    `s_` is from the first parse, or from its fragment on a row parsed twice (see
+    _looks_like_value); any other path's text and `s_` are from its fragment."""
     cols = []
     for p in _all_paths():
         f, w = _frag(p), _plain(p)
         if _is_text(p):
-            text = f"CASE WHEN twice THEN {_text_of(f)} ELSE {w} END"
+            text = w
             is_str = f"CASE WHEN twice THEN starts_with({f}, '\"') ELSE {w} IS NOT NULL END"
         else:
             text, is_str = _value_text(p), f"starts_with({f}, '\"')"
