@@ -21,6 +21,7 @@ from .ruleset import Charge, RuleSet
 
 NANO = 10**9  # quantity unit: 10^-9
 HUGEINT_MAX = 2**127 - 1
+BIGINT_MAX = 2**63 - 1
 AMOUNT_LIMIT = 10**38  # in 10^-6: the largest amount `rating.amount` (DECIMAL(38,6)) holds
 
 
@@ -174,22 +175,33 @@ def _naive(dt: datetime | None) -> datetime | None:
     return None if dt is None else dt.astimezone(UTC).replace(tzinfo=None)
 
 
-def _qmax(kn: str, kd: str) -> str:
-    """The largest rounded quantity whose `2 * q * Kn + 1000 * Kd` fits 128 bits (NULL: any)."""
-    return f"CASE WHEN {kn} > 0 THEN ({HUGEINT_MAX}::HUGEINT - 1000 * {kd}) // (2 * {kn}) END"
+def _qmax(kn: str, kd: str, limit: int = HUGEINT_MAX) -> str:
+    """The largest rounded quantity whose `2 * q * Kn + 1000 * Kd` fits 128 bits (NULL: any);
+    with `limit` BIGINT_MAX, 64 bits (NULL: none, when `2000 * Kd` does not fit)."""
+    fits = "" if limit == HUGEINT_MAX else f" AND {kd} <= {limit // 2000}"
+    return f"CASE WHEN {kn} > 0{fits} THEN ({limit}::HUGEINT - 1000 * {kd}) // (2 * {kn}) END"
 
 
 def with_qmax(table: str) -> str:
-    """A price-point table with each point's `_qmax`, computed once per row of the small table."""
+    """A price-point table with each point's `_qmax` at 128 and 64 bits, computed once per row
+    of the small table."""
     return (
         f"SELECT *, {_qmax('kn_peak', 'kd_peak')} AS qmax_peak,"
-        f" {_qmax('kn_off', 'kd_off')} AS qmax_off FROM {table}"
+        f" {_qmax('kn_off', 'kd_off')} AS qmax_off,"
+        f" {_qmax('kn_peak', 'kd_peak', BIGINT_MAX)} AS q64_peak,"
+        f" {_qmax('kn_off', 'kd_off', BIGINT_MAX)} AS q64_off FROM {table}"
     )
 
 
-def amount(kn: str, kd: str, qmax: str) -> str:
+def amount(kn: str, kd: str, qmax: str, q64: str) -> str:
+    """The amount in 10^-6 of `qr` units at Kn/Kd, half up: in 64-bit integers where they hold
+    it (nearly every record: 128-bit division is several times slower), else in 128 bits, else
+    by Python's unbounded integers."""
+    kn64, kd64 = f"{kn}::BIGINT", f"{kd}::BIGINT"
     return (
-        f"CASE WHEN {qmax} IS NULL OR qr <= {qmax}"
+        f"CASE WHEN qr <= {q64}"
+        f" THEN ((2 * qr::BIGINT * {kn64} + 1000 * {kd64}) // (2000 * {kd64}))::HUGEINT"
+        f" WHEN {qmax} IS NULL OR qr <= {qmax}"
         f" THEN (2 * qr * {kn} + 1000 * {kd}) // (2000 * {kd})"
         f" ELSE exact_amount(qr, {kn}, {kd}) END"
     )
@@ -199,7 +211,8 @@ def amount(kn: str, kd: str, qmax: str) -> str:
 _POINT = (
     "struct_pack(prefix := {prefix}, price := {t}.price, kn_peak := {t}.kn_peak,"
     " kd_peak := {t}.kd_peak, kn_off := {t}.kn_off, kd_off := {t}.kd_off,"
-    " qmax_peak := {t}.qmax_peak, qmax_off := {t}.qmax_off)"
+    " qmax_peak := {t}.qmax_peak, qmax_off := {t}.qmax_off, q64_peak := {t}.q64_peak,"
+    " q64_off := {t}.q64_off)"
 )
 
 RATE_SQL = f"""
@@ -236,10 +249,12 @@ WITH charges AS (
 ), priced AS (
   SELECT b.*, b.pt.prefix AS prefix, b.pt.price AS price, b.pt.kn_peak AS knp,
     b.pt.kd_peak AS kdp, b.pt.kn_off AS kno, b.pt.kd_off AS kdo, b.pt.qmax_peak AS qmp,
-    b.pt.qmax_off AS qmo,
+    b.pt.qmax_off AS qmo, b.pt.q64_peak AS q64p, b.pt.q64_off AS q64o,
     -- (the product keeps the DECIMAL(38,9) type, which holds it below 10^20 units only: a
     -- larger quantity is scaled as its integer and fraction parts)
-    CASE WHEN b.quantity < 100000000000000000000 THEN (b.quantity * 1000000000)::HUGEINT
+    -- (one unit, every ad and message, without the DECIMAL division of the cast)
+    CASE WHEN b.quantity = 1 THEN 1000000000::HUGEINT
+         WHEN b.quantity < 100000000000000000000 THEN (b.quantity * 1000000000)::HUGEINT
          ELSE trunc(b.quantity)::HUGEINT * 1000000000
               + ((b.quantity - trunc(b.quantity)) * 1000000000)::HUGEINT END AS qn,
     -- `to` 24:00 is stored as 00:00 (end of day); windows never wrap midnight (rules.py).
@@ -266,8 +281,8 @@ SELECT uid, account, plan, version, effective_from, currency, model, unbilled_re
   CASE WHEN model = 'per_unit' THEN price END,
   CASE WHEN model = 'per_unit' THEN off_peak END,
   CASE WHEN unbilled_reason IS NULL AND model = 'per_unit' THEN
-    (CASE WHEN off_peak THEN {amount("kno", "kdo", "qmo")}
-          ELSE {amount("knp", "kdp", "qmp")} END)::DECIMAL(38,0)
+    (CASE WHEN off_peak THEN {amount("kno", "kdo", "qmo", "q64o")}
+          ELSE {amount("knp", "kdp", "qmp", "q64p")} END)::DECIMAL(38,0)
     * 0.000001::DECIMAL(7,6) END
 FROM judged
 """

@@ -551,3 +551,35 @@ def test_an_event_id_starting_with_a_dash_can_be_reviewed(tmp_path: Path) -> Non
     _run("flags", "dismiss", "--warehouse", wh, "-s", "-5")
     flags = json.loads(_run("export", "flags", "--warehouse", wh))
     assert [(f["source"], f["id"], f["status"]) for f in flags] == [("-s", "-5", "dismissed")]
+
+
+def test_the_amount_is_the_same_on_each_side_of_the_64_and_128_bit_paths() -> None:
+    """Rating computes `(2 q Kn + 1000 Kd) // (2000 Kd)` in 64-bit integers where the product
+    fits, in 128 bits where that fits, else in Python (rate.amount). Around each limit the SQL
+    gives the exact value of the formula."""
+    import duckdb
+
+    from pipeline.rate import BIGINT_MAX, HUGEINT_MAX, amount, register_functions, with_qmax
+
+    points = [(1, 20), (7, 3), (123456789012, 1048576000000), (10**10, 3), (3, 4611686018427387)]
+    cases = []
+    for kn, kd in points:
+        for limit in (BIGINT_MAX, HUGEINT_MAX):
+            edge = (limit - 1000 * kd) // (2 * kn)
+            cases += [(q, kn, kd) for q in (edge - 1, edge, edge + 1) if q >= 0]
+        cases.append((10**9, kn, kd))
+    con = duckdb.connect()
+    register_functions(con)
+    con.execute(
+        "CREATE TABLE p AS SELECT * FROM (VALUES "
+        + ", ".join(
+            f"({i}, {q}::HUGEINT, {kn}::HUGEINT, {kd}::HUGEINT, {kn}::HUGEINT, {kd}::HUGEINT)"
+            for i, (q, kn, kd) in enumerate(cases)
+        )
+        + ") v(i, qr, kn_peak, kd_peak, kn_off, kd_off)"
+    )
+    got = con.execute(
+        f"SELECT {amount('kn_peak', 'kd_peak', 'qmax_peak', 'q64_peak')}"
+        f" FROM ({with_qmax('p')}) ORDER BY i"
+    ).fetchall()
+    assert [g for (g,) in got] == [(2 * q * kn + 1000 * kd) // (2000 * kd) for q, kn, kd in cases]
