@@ -192,13 +192,13 @@ def _twice_sql() -> str:
     paths hold a text that could be another value, whose time does not have the form of one
     (its type may be a non-string's rendering), or whose type is not a known type's name (its
     reason then depends on whether `type` is a string); never a line that is no JSON object.
-    Only a record's own deciding paths are
-    tested: a third of the tests of every path."""
+    Only a record's own deciding paths are tested: a third of the tests of every path."""
     cases = " ".join(
-        f"WHEN '{t}' THEN " + " OR ".join(_looks_like_value(_plain(p)) for p in _deciding_texts(t))
+        f"WHEN {TYPE_BIT[t]} THEN "
+        + " OR ".join(_looks_like_value(_plain(p)) for p in _deciding_texts(t))
         for t in EVENT_FIELDS
     )
-    return f"coalesce(is_obj AND (NOT time_shaped OR CASE w_type {cases} ELSE true END), false)"
+    return f"coalesce(is_obj AND (NOT time_shaped OR CASE tbit {cases} ELSE true END), false)"
 
 
 def _values_sql() -> str:
@@ -259,10 +259,10 @@ def _field_ok(f: Field) -> str:
 
 def _data_ok() -> str:
     cases = " ".join(
-        f"WHEN '{type_}' THEN " + " AND ".join(_field_ok(f) for f in fields)
+        f"WHEN {TYPE_BIT[type_]} THEN " + " AND ".join(_field_ok(f) for f in fields)
         for type_, fields in EVENT_FIELDS.items()
     )
-    return f"coalesce(CASE v_type {cases} ELSE false END, false)"
+    return f"coalesce(CASE tbit {cases} ELSE false END, false)"
 
 
 def _nonempty_str(path: str) -> str:
@@ -280,8 +280,10 @@ TYPE_BIT = {t: 1 << i for i, t in enumerate(EVENT_FIELDS)}
 
 
 def _type_bit_sql() -> str:
+    """The type's bit, from the first parse (a type that is not a string renders no type's
+    name: its bit is 0)."""
     cases = " ".join(f"WHEN '{t}' THEN {bit}" for t, bit in TYPE_BIT.items())
-    return f"CASE v_type {cases} ELSE 0 END"
+    return f"CASE w_type {cases} ELSE 0 END"
 
 
 def _of_types(types: tuple[str, ...] | list[str]) -> str:
@@ -322,10 +324,11 @@ def _ceil9(v: str) -> str:
 
 
 def _quantity_sql() -> str:
-    return f"""CASE v_type
-      WHEN 'telecom.voice' THEN {_ceil9("v_data_duration_s")}
-      WHEN 'telecom.data' THEN try_cast(v_data_bytes AS DECIMAL(38,9))
-      WHEN 'quality.incident' THEN NULL WHEN 'quality.probe' THEN NULL
+    bit = TYPE_BIT
+    return f"""CASE tbit
+      WHEN {bit["telecom.voice"]} THEN {_ceil9("v_data_duration_s")}
+      WHEN {bit["telecom.data"]} THEN try_cast(v_data_bytes AS DECIMAL(38,9))
+      WHEN {bit["quality.incident"]} THEN NULL WHEN {bit["quality.probe"]} THEN NULL
       ELSE 1::DECIMAL(38,9) END"""
 
 
@@ -394,7 +397,8 @@ def validate_sql(batch: str) -> str:
     ), shaped AS (
       -- (the time's form, read from the first parse: a time that is not a string is
       -- `missing_field`, which the reason tests before the form)
-      SELECT *, regexp_matches(w_time, '{TIME_RE}') AS time_shaped FROM plain
+      SELECT *, regexp_matches(w_time, '{TIME_RE}') AS time_shaped, {_type_bit_sql()} AS tbit
+      FROM plain
     ), flagged AS (
       SELECT *, {_twice_sql()} AS twice FROM shaped
     ), refetched AS (
@@ -415,8 +419,7 @@ def validate_sql(batch: str) -> str:
                      THEN try_cast({_to_microseconds("v_time")} AS TIMESTAMP)
                      ELSE timezone('UTC',
                                    try_cast({_to_microseconds("upper(v_time)")} AS TIMESTAMPTZ))
-                END AS ts,
-             {_type_bit_sql()} AS tbit
+                END AS ts
       FROM vals
     ), judged AS (
       SELECT *, {_reason_sql()} AS reason FROM timed
