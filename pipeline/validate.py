@@ -351,15 +351,22 @@ def _to_microseconds(text: str) -> str:
 PAIR_KEY_SQL = """CASE e.type WHEN 'ad.click' THEN hash(e.subject, e.impression_id)
       WHEN 'ad.impression' THEN hash(e.subject, e.id) END"""
 MINUTE_KEY_SQL = "CASE WHEN e.type = 'ad.click' THEN hash(e.ip, date_trunc('minute', e.time)) END"
-# A usage event's period (UTC month); NULL for a quality record, which the usage view so leaves out.
-PERIOD_SQL = f"CASE WHEN e.type IN ({_in(USAGE_TYPES)}) THEN strftime(e.time, '%Y-%m') END"
+
+
+def period_sql(is_usage: str) -> str:
+    """A usage event's period (UTC month); NULL for a quality record, which the usage view so
+    leaves out. `is_usage`: the test of `e`'s type (validation has its type bit)."""
+    return f"CASE WHEN {is_usage} THEN strftime(e.time, '%Y-%m') END"
+
+
+PERIOD_SQL = period_sql(f"e.type IN ({_in(USAGE_TYPES)})")
 
 
 def validate_sql(batch: str) -> str:
     """SQL over the raw-record relation `batch` (RAW_SCHEMA plus the `eid` each record gets):
     every record (blank lines dropped) with its `reason` (NULL = accepted), the canonical
     event columns of schemas/warehouse.sql, and an accepted record's usage columns (`period`,
-    the fraud groups' keys)."""
+    the fraud groups' keys); also its type bit (`tbit`), which is not stored."""
     validated = f"""
     WITH decoded AS (
       -- (a line that is not UTF-8 loses bytes to 'ignore': text only when none was lost. A
@@ -446,13 +453,13 @@ def validate_sql(batch: str) -> str:
       {_only("accounts", "json_extract_string(f_data_accounts, '$[*]')")},
       {_only("region", "v_data_region")}, {_only("ok", "try_cast(v_data_ok AS BOOLEAN)")},
       {_only("latency_ms", "try_cast(v_data_latency_ms AS DOUBLE)")},
-      CASE WHEN reason IS NULL THEN hash(v_source, v_id) END AS key_hash
+      CASE WHEN reason IS NULL THEN hash(v_source, v_id) END AS key_hash, tbit
     FROM judged
     """
     # (the usage view's columns, computed from the canonical ones once they are named)
     return f"""
     SELECT *,
-      CASE WHEN reason IS NULL THEN {PERIOD_SQL} END AS period,
+      CASE WHEN reason IS NULL THEN {period_sql(_of_types(USAGE_TYPES))} END AS period,
       CASE WHEN reason IS NULL THEN {PAIR_KEY_SQL} END AS pair_key,
       CASE WHEN reason IS NULL THEN {MINUTE_KEY_SQL} END AS minute_key
     FROM ({validated}) e
