@@ -5,8 +5,9 @@ statement prices every usage record. Money never touches binary floating point: 
 integers of 10^-9 units, and each price point is an exact fraction Kn/Kd of money per unit
 (price x off-peak factor / per, computed with `fractions.Fraction`), so a record's amount in
 10^-6 is `floor((2 * q * Kn + 1000 * Kd) / (2000 * Kd))`: exact, rounded half up. That is
-128-bit integer arithmetic in SQL while `2 * q * Kn` fits (any realistic record); a larger one
-(9e18 bytes at a 12-decimal price) is computed by Python's unbounded integers instead.
+64-bit integer arithmetic in SQL where the product fits (nearly every record), 128-bit where
+that fits (any realistic record); a larger one (9e18 bytes at a 12-decimal price) is computed
+by Python's unbounded integers instead.
 """
 
 from __future__ import annotations
