@@ -378,7 +378,9 @@ def validate_sql(batch: str) -> str:
       FROM decoded
     ), records AS (
       SELECT * FROM src
-      WHERE pre_reason IS NOT NULL OR doc IS NOT NULL
+      -- (a filter's OR tests each term only on the rows the terms before it left: the regex
+      -- runs on the few lines that do not start with their brace)
+      WHERE pre_reason IS NOT NULL OR doc IS NOT NULL OR starts_with(txt, '{{')
          OR NOT coalesce(regexp_matches(txt, '{_BLANK_RE}'), false)
     ), parsed AS (
       -- AND does not short-circuit in a vectorised projection: CASE guards each parse (inside
