@@ -184,7 +184,14 @@ def export_invoices(warehouse: str, period: str) -> None:
 
     period_bounds(period)
     with _read(warehouse) as wh:
-        emit(exports.invoices(wh.con, period))
+        value = exports.invoices(wh.con, period)
+        unbilled = not value and not wh.rated_partition(period).exists()
+    emit(value)
+    if unbilled:  # `[]` alone reads as "billed, nothing owed"; say the period was never billed
+        click.echo(
+            f"no invoices: {period} has not been billed (`pipeline bill --period {period}`)",
+            err=True,
+        )
 
 
 @export.command("statement")

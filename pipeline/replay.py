@@ -97,7 +97,7 @@ def bill_period(
             # named as skipped, not a failure of every later `bill --period all`
             skipped = [p for p in periods if not in_range(p)]
             for p in (p for p in periods if in_range(p)):
-                rated = partitions.enter_context(atomic_path(partition_file(wh.root, p)))
+                rated = partitions.enter_context(atomic_path(partition_file(wh, p)))
                 copy_rated(con, p, rated)
                 invoices, availability = build_invoices(con, rules, p, rated)
                 store_invoices(con, p, invoices, availability, rules.digest)
@@ -119,12 +119,12 @@ def bill_period(
     return line
 
 
-def partition_file(root: Path, period: str) -> Path:
-    """The period's rated-records partition file (Hive-style, so DuckDB prunes by period); its
-    directory is made if missing, and cleared of the temporary files of a bill killed while
-    writing it (bill holds the warehouse's exclusive lock: their writers are gone)."""
-    directory = root / "rated" / f"period={period}"
-    directory.mkdir(parents=True, exist_ok=True)
-    for stale in directory.glob("*.tmp"):
+def partition_file(wh: Warehouse, period: str) -> Path:
+    """The period's rated-records partition file, its directory made if missing and cleared of
+    the temporary files of a bill killed while writing it (bill holds the warehouse's exclusive
+    lock: their writers are gone)."""
+    path = wh.rated_partition(period)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob("*.tmp"):
         stale.unlink(missing_ok=True)
-    return directory / "rated.parquet"
+    return path

@@ -72,6 +72,12 @@ class Warehouse:
     def __init__(self, root: Path, con: duckdb.DuckDBPyConnection, writable: bool) -> None:
         self.root, self.con, self.writable = root, con, writable
 
+    def rated_partition(self, period: str) -> Path:
+        """Where `bill` writes a period's rated records (Hive-style, so DuckDB prunes by period).
+        It exists once the period has been billed: a bill writes it even when it issues no
+        invoice."""
+        return self.root / "rated" / f"period={period}" / "rated.parquet"
+
     # -- opening ---------------------------------------------------------------------------
 
     @classmethod

@@ -95,3 +95,31 @@ def test_an_account_billed_before_and_no_longer_is_a_withdrawal(tmp_path: Path) 
     rows = [r for r in revisions(wh) if r[0] == gone]
     assert [r[1:4] for r in rows] == [issued, (2, None, None), (3, *issued[1:])]
     assert bill(rules, wh, P).endswith("(re-billed: unchanged)")
+
+
+def test_an_unbilled_period_exports_no_invoices_and_says_it_was_never_billed(
+    tmp_path: Path,
+) -> None:
+    """`export invoices` of a period no `bill` has run for prints the contract's `[]` and names
+    the command that computes them on stderr; a billed period that issued no invoice (no
+    account active in it) prints `[]` with no such hint, since it has been billed."""
+    wh, rules = tmp_path / "wh", tmp_path / "rules"
+    shutil.copytree(EXAMPLE / "rules", rules)
+    accounts = rules / "accounts.yaml"
+    text = accounts.read_text()
+    accounts.write_text(text[: text.index("- id: globex")])  # only acme, from 2026-01-01
+    replay(rules, wh, EVENTS)
+
+    def export(period: str) -> tuple[list, str]:
+        r = main_inprocess("export", "invoices", "--warehouse", str(wh), "--period", period)
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout), r.stderr
+
+    hint = "has not been billed (`pipeline bill --period {p}`)"
+    for period in (P, "2025-06"):
+        assert export(period) == ([], f"no invoices: {period} {hint.format(p=period)}\n")
+    bill(rules, wh, "2025-06")  # before acme's valid_from: billed, no invoice
+    assert export("2025-06") == ([], "")
+    bill(rules, wh, P)
+    invoices, said = export(P)
+    assert [i["account"] for i in invoices] == ["acme"] and said == ""
