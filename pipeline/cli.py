@@ -134,6 +134,9 @@ def replay(
     rules_dir: str, warehouse: str, quiet: bool, metrics_file: str | None, files: tuple[str, ...]
 ) -> None:
     """Run the whole pipeline over FILES (.jsonl, .csv, .parquet), in order, as one batch."""
+    from .readahead import read_ahead
+
+    read_ahead(files)  # (first: the disk reads then overlap the imports and set-up below)
     from .replay import replay_files
 
     summary = replay_files(
