@@ -178,8 +178,9 @@ def _naive(dt: datetime | None) -> datetime | None:
 
 def _qmax(kn: str, kd: str, limit: int = HUGEINT_MAX) -> str:
     """The largest rounded quantity whose `2 * q * Kn + 1000 * Kd` fits 128 bits (NULL: any);
-    with `limit` BIGINT_MAX, 64 bits (NULL: none, when `2000 * Kd` does not fit)."""
-    fits = "" if limit == HUGEINT_MAX else f" AND {kd} <= {limit // 2000}"
+    with `limit` BIGINT_MAX, 64 bits (NULL: none, when Kn or `2000 * Kd` does not fit: even a
+    quantity of 0 would take Kn as a BIGINT)."""
+    fits = "" if limit == HUGEINT_MAX else f" AND {kn} <= {limit} AND {kd} <= {limit // 2000}"
     return f"CASE WHEN {kn} > 0{fits} THEN ({limit}::HUGEINT - 1000 * {kd}) // (2 * {kn}) END"
 
 

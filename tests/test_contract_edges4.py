@@ -556,18 +556,20 @@ def test_an_event_id_starting_with_a_dash_can_be_reviewed(tmp_path: Path) -> Non
 def test_the_amount_is_the_same_on_each_side_of_the_64_and_128_bit_paths() -> None:
     """Rating computes `(2 q Kn + 1000 Kd) // (2000 Kd)` in 64-bit integers where the product
     fits, in 128 bits where that fits, else in Python (rate.amount). Around each limit the SQL
-    gives the exact value of the formula."""
+    gives the exact value of the formula, also where Kn or Kd is beyond 64 bits (a price of
+    10^20 less 10^-12: a quantity of 0 must not take the 64-bit path, which would cast Kn)."""
     import duckdb
 
     from pipeline.rate import BIGINT_MAX, HUGEINT_MAX, amount, register_functions, with_qmax
 
     points = [(1, 20), (7, 3), (123456789012, 1048576000000), (10**10, 3), (3, 4611686018427387)]
+    points += [(10**32 - 1, 10**12), (3, 10**17), (1, BIGINT_MAX // 2000 + 1)]
     cases = []
     for kn, kd in points:
         for limit in (BIGINT_MAX, HUGEINT_MAX):
             edge = (limit - 1000 * kd) // (2 * kn)
             cases += [(q, kn, kd) for q in (edge - 1, edge, edge + 1) if q >= 0]
-        cases.append((10**9, kn, kd))
+        cases += [(0, kn, kd), (10**9, kn, kd)]
     con = duckdb.connect()
     register_functions(con)
     con.execute(
